@@ -1,0 +1,1 @@
+"""The admin service: application lifecycle, bulk revocation, audit, metrics (admin listener only)."""

@@ -1,0 +1,39 @@
+"""Build the aiohttp applications: the public listener (OAuth server, account pages, health, proxy) and the admin
+listener (admin API, metrics). Composition only; each part registers its own routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway import health, services as lifecycle
+from gateway.keys import SERVICES
+from gateway.middleware import gateway_middleware
+from gateway.oauth import setup_routes as setup_oauth
+from gateway.proxy.handler import setup_proxy
+from gateway.services import Services
+
+
+def build_public_app(services: Services) -> web.Application:
+    # client_max_size bounds only bodies that aiohttp itself reads (forms, JSON); proxied bodies are streamed.
+    app = web.Application(middlewares=[gateway_middleware], client_max_size=1024 * 1024,
+                          handler_args={"max_field_size": 16384})
+    app[SERVICES] = services
+    health.setup_routes(app)
+    setup_oauth(app)
+    setup_proxy(app)  # last: the catch-all that serves every other path through the route table
+
+    async def lifecycle_ctx(_: web.Application) -> AsyncIterator[None]:
+        await lifecycle.start(services)
+        yield
+        await lifecycle.stop(services)
+
+    app.cleanup_ctx.append(lifecycle_ctx)
+    return app
+
+
+def build_admin_app(services: Services) -> web.Application:
+    from admin.app import build_admin_app as build
+
+    return build(services)

@@ -1,0 +1,187 @@
+"""The error tree; `gateway.middleware` is the one place these become HTTP responses.
+
+    GatewayError                       status + code as class attributes
+    ├─ ConfigError                     start-up only: every problem with its key path and line
+    ├─ StoreUnavailable        503     fail closed, Retry-After
+    ├─ BearerError                     RFC 6750 §3.1
+    │  ├─ MissingCredentials   401     no `error` attribute in the challenge
+    │  ├─ InvalidToken         401
+    │  ├─ InsufficientScope    403     challenge carries scope="..."
+    │  └─ InvalidBearerRequest 400
+    ├─ ProxyError
+    │  ├─ BadPath              400
+    │  ├─ NoRoute              404
+    │  ├─ MethodNotAllowed     405
+    │  ├─ PayloadTooLarge      413
+    │  ├─ BasicAuthRejected    401
+    │  ├─ UpstreamUnavailable  502
+    │  └─ UpstreamTimeout      504
+    ├─ OAuthError              400     RFC 6749 §5.2 JSON body (token, revoke, introspect endpoints)
+    │  └─ InvalidClient        401
+    ├─ ThrottledError          429     Retry-After
+    └─ AdminError
+       ├─ NotFound             404
+       ├─ Conflict             409
+       └─ Invalid              422     field errors
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GatewayError(Exception):
+    status: int = 500
+    code: str = "server_error"
+
+    def __init__(self, description: str = "", *, reason: str | None = None) -> None:
+        super().__init__(description or self.code)
+        self.description = description
+        # A short machine-readable reason for the access log (never a secret).
+        self.reason = reason or self.code
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.path or '<root>'}{where}: {self.message}"
+
+
+class ConfigError(GatewayError):
+    code = "config_error"
+
+    def __init__(self, problems: list[ConfigProblem], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        head = f"invalid configuration {source}".rstrip()
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class StoreUnavailable(GatewayError):
+    status = 503
+    code = "temporarily_unavailable"
+    retry_after = 1
+
+
+class BearerError(GatewayError):
+    status = 401
+    code = "invalid_token"
+
+
+class MissingCredentials(BearerError):
+    status = 401
+    code = "missing_credentials"
+
+
+class InvalidToken(BearerError):
+    status = 401
+    code = "invalid_token"
+
+
+class InsufficientScope(BearerError):
+    status = 403
+    code = "insufficient_scope"
+
+    def __init__(self, required: tuple[str, ...], description: str = "") -> None:
+        super().__init__(description or "the token lacks a scope this route requires")
+        self.required = required
+
+
+class InvalidBearerRequest(BearerError):
+    status = 400
+    code = "invalid_request"
+
+
+class ProxyError(GatewayError):
+    status = 500
+    code = "proxy_error"
+
+
+class BadPath(ProxyError):
+    status = 400
+    code = "invalid_request"
+
+
+class NoRoute(ProxyError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(ProxyError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(ProxyError):
+    status = 413
+    code = "payload_too_large"
+
+
+class BasicAuthRejected(ProxyError):
+    status = 401
+    code = "invalid_request"
+
+
+class UpstreamUnavailable(ProxyError):
+    status = 502
+    code = "bad_gateway"
+
+
+class UpstreamTimeout(ProxyError):
+    status = 504
+    code = "gateway_timeout"
+
+
+class OAuthError(GatewayError):
+    """RFC 6749 §5.2 error; the code is given per instance."""
+
+    status = 400
+
+    def __init__(self, code: str, description: str = "", *, status: int | None = None) -> None:
+        super().__init__(description, reason=code)
+        self.code = code
+        if status is not None:
+            self.status = status
+
+
+class InvalidClient(OAuthError):
+    def __init__(self, description: str = "client authentication failed") -> None:
+        super().__init__("invalid_client", description, status=401)
+
+
+class ThrottledError(GatewayError):
+    status = 429
+    code = "slow_down"
+
+    def __init__(self, retry_after: int, description: str = "too many failed attempts") -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
+class AdminError(GatewayError):
+    status = 400
+    code = "bad_request"
+
+
+class NotFound(AdminError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AdminError):
+    status = 409
+    code = "conflict"
+
+
+class Invalid(AdminError):
+    status = 422
+    code = "invalid"
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields

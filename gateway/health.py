@@ -1,0 +1,33 @@
+"""Liveness and readiness (public listener): /healthz says the process runs, /readyz that it can serve."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.errors import StoreUnavailable
+from gateway.keys import SERVICES
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    checks: dict[str, object] = {"config": services.settings.source or "loaded"}
+    ready = services.scopes_ready
+    try:
+        rtt = await services.store.ping()
+        services.metrics.redis_latency.observe(rtt)
+        checks["redis_ms"] = round(rtt * 1000, 3)
+    except StoreUnavailable:
+        services.metrics.redis_errors.inc()
+        checks["redis"] = "unreachable"
+        ready = False
+    checks["revocation_subscription"] = services.validator.subscribed
+    return web.json_response({"ready": ready, **checks}, status=200 if ready else 503)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz, allow_head=True)
+    app.router.add_get("/readyz", readyz, allow_head=True)

@@ -1,0 +1,37 @@
+"""Prometheus metrics, one registry per running gateway (so tests can build many apps in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "scopegate_requests_total", "Requests by route id, decision and status",
+            ["route", "decision", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "scopegate_request_duration_seconds", "Time from request to response headers (proxied: to upstream "
+            "response headers)", ["decision"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.redis_errors = Counter(
+            "scopegate_redis_errors_total", "Store calls that failed (Redis unreachable or slow)",
+            registry=self.registry,
+        )
+        self.redis_latency = Histogram(
+            "scopegate_redis_ping_seconds", "Redis round-trip time measured by readiness checks",
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.revocation_propagation = Histogram(
+            "scopegate_revocation_propagation_seconds",
+            "Delay between a revocation being published and this process dropping what it affects",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0), registry=self.registry,
+        )
+        self.subscribed = Gauge(
+            "scopegate_revocation_subscribed", "1 while the revocation channel is subscribed (cache trusted)",
+            registry=self.registry,
+        )

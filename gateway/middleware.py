@@ -1,0 +1,113 @@
+"""The one place errors become responses, plus request ids and one JSON access-log line per request.
+
+Log lines carry ids, route, decision, reason, status and latency: never a token, secret, cookie or query string.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway import errors
+from gateway.keys import DECISION, REASON, REQUEST_ID, ROUTE_ID, SERVICES
+
+access_log = logging.getLogger("scopegate.access")
+log = logging.getLogger("scopegate")
+
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_JSON = "application/json"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def error_response(exc: errors.GatewayError, realm: str) -> web.Response:
+    """Map an error of the tree to its HTTP response (RFC 6750 §3, RFC 6749 §5.2)."""
+    body: dict[str, object] = {"error": exc.code}
+    if exc.description:
+        body["error_description"] = exc.description
+    headers: dict[str, str] = {"Cache-Control": "no-store"}
+    if isinstance(exc, errors.BearerError):
+        challenge = f'Bearer realm="{_quote(realm)}"'
+        if isinstance(exc, errors.MissingCredentials):
+            # RFC 6750 §3.1: a request without credentials gets a challenge with no error code.
+            body = {"error": "unauthorized", "error_description": exc.description or "a bearer token is required"}
+        else:
+            challenge += f', error="{exc.code}"'
+            if exc.description:
+                challenge += f', error_description="{_quote(exc.description)}"'
+        if isinstance(exc, errors.InsufficientScope):
+            challenge += f', scope="{" ".join(exc.required)}"'
+            body["scope"] = " ".join(exc.required)
+        headers["WWW-Authenticate"] = challenge
+    elif isinstance(exc, errors.InvalidClient):
+        headers["WWW-Authenticate"] = f'Basic realm="{_quote(realm)}"'
+    elif isinstance(exc, errors.StoreUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, errors.ThrottledError):
+        headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, errors.Invalid):
+        body["fields"] = exc.fields
+    return web.Response(status=exc.status, text=json.dumps(body), content_type=_JSON, headers=headers)
+
+
+@web.middleware
+async def gateway_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    started = time.perf_counter()
+    incoming = request.headers.get("X-Request-Id", "")
+    request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    except errors.GatewayError as exc:
+        request.setdefault(DECISION, "deny")
+        request.setdefault(REASON, exc.reason)
+        if isinstance(exc, errors.StoreUnavailable):
+            services.metrics.redis_errors.inc()
+        response = error_response(exc, services.settings.realm)
+        status = response.status
+    except web.HTTPException as exc:
+        status = exc.status
+        request.setdefault(DECISION, "deny" if status >= 400 else "allow")
+        raise
+    except Exception:
+        log.exception("unhandled error (request %s)", request_id)
+        request.setdefault(DECISION, "error")
+        response = error_response(errors.GatewayError("internal error"), services.settings.realm)
+    finally:
+        elapsed = time.perf_counter() - started
+        route_id = request.get(ROUTE_ID, "-")
+        decision = request.get(DECISION, "allow" if status < 400 else "deny")
+        services.metrics.requests.labels(route_id, decision, str(status)).inc()
+        services.metrics.latency.labels(decision).observe(elapsed)
+        if services.settings.access_log:
+            access_log.info(
+                json.dumps(
+                    {
+                        "request_id": request_id,
+                        "method": request.method,
+                        "path": request.path,
+                        "route": route_id,
+                        "decision": decision,
+                        "reason": request.get(REASON, ""),
+                        "status": status,
+                        "latency_ms": round(elapsed * 1000, 3),
+                    },
+                    separators=(",", ":"),
+                )
+            )
+    if not response.prepared:
+        response.headers.setdefault("X-Request-Id", request_id)
+    return response

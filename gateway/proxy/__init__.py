@@ -1,0 +1,1 @@
+"""The data plane: canonicalize -> match route -> authenticate bearer -> authorize scope -> mutate -> forward."""

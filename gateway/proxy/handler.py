@@ -1,0 +1,86 @@
+"""The catch-all handler of the public listener: decide, then forward. Built once at start-up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import hdrs, web
+
+from gateway.keys import DECISION, REASON, REQUEST_ID, ROUTE_ID, SERVICES
+from gateway.proxy.forward import forward, new_session
+from gateway.proxy.mutate import peer_is_trusted, upstream_headers
+from gateway.proxy.pipeline import Decider
+from gateway.proxy.routes import RouteTable
+from gateway.services import Services
+
+DECIDER = web.AppKey("decider", Decider)
+_LAST_USED_INTERVAL = 60.0
+
+
+class LastUsed:
+    """Record an authorization's last use at most once a minute per process, off the request path."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._seen: dict[tuple[str, str], float] = {}
+
+    def note(self, user_id: str, client_id: str, now: float) -> None:
+        key = (user_id, client_id)
+        if now - self._seen.get(key, 0.0) < _LAST_USED_INTERVAL:
+            return
+        if len(self._seen) > 100_000:
+            self._seen.clear()
+        self._seen[key] = now
+        self._services.spawn(self._services.store.touch_last_used(user_id, client_id, now), "last-used")
+
+
+LAST_USED = web.AppKey("last_used", LastUsed)
+
+
+async def proxy(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    settings = services.settings
+    decision = await request.app[DECIDER].decide(
+        request.method, request.raw_path, request.headers.getall(hdrs.AUTHORIZATION, [])
+    )
+    route = decision.route
+    request[ROUTE_ID] = route.id
+    request[REASON] = decision.reason
+    request[DECISION] = "allow"
+    principal = decision.principal
+    if principal is not None:
+        request.app[LAST_USED].note(principal.user_id, principal.client_id, time.time())
+    peer = request.remote
+    trusted = peer_is_trusted(peer, settings.trusted_proxies)
+    headers = upstream_headers(
+        request.headers,
+        principal=principal,
+        drop_authorization=decision.strip_authorization,
+        request_id=request[REQUEST_ID],
+        peer=peer,
+        scheme=request.scheme,
+        host=request.host,
+        trusted_peer=trusted,
+        content_length=request.content_length,
+    )
+    assert services.http is not None
+    limit = route.max_body if route.max_body is not None else settings.max_body
+    return await forward(request, services.http, settings.upstream, decision.target.forward, headers, limit)
+
+
+def setup_proxy(app: web.Application) -> None:
+    services = app[SERVICES]
+    settings = services.settings
+    decider = Decider(RouteTable(list(settings.routes)), services.validator, basic_auth=settings.basic_auth)
+    decider.ready = lambda: services.scopes_ready
+    app[DECIDER] = decider
+    app[LAST_USED] = LastUsed(services)
+
+    async def client_session(_: web.Application) -> AsyncIterator[None]:
+        services.http = new_session(settings.connect_timeout, settings.read_timeout)
+        yield
+        # services.stop() closes it, after in-flight requests have drained.
+
+    app.cleanup_ctx.append(client_session)
+    app.router.add_route("*", "/{tail:.*}", proxy)

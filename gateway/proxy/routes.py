@@ -1,0 +1,146 @@
+"""The compiled route table: method + canonical path -> the rule that governs it.
+
+Templates: `{name}` matches one segment, `{name:path}` the rest (one or more segments, last only).
+Most specific wins, segment by segment from the left: literal > parameter > tail. Two rules of the same shape for
+the same method tie, which is a configuration error, so matching never has to break a tie at run time.
+Literal paths are one dict lookup; the rest walk a small segment trie. HEAD is governed by the GET rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}$")
+_LITERAL_SEGMENT = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,=:@%]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    id: str
+    methods: frozenset[str]
+    path: str
+    scopes: tuple[str, ...]  # every one is required
+    public: bool = False
+    max_body: int | None = None  # bytes; None means the global limit
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateProblem:
+    index: int
+    field: str
+    message: str
+
+
+def parse_template(path: str) -> tuple[tuple[str, ...], str | None]:
+    """Split a template into a shape: ('lit:v1', 'lit:events', 'param') and an error message if invalid."""
+    if not path.startswith("/"):
+        return (), "must start with '/'"
+    if path == "/":
+        return (), None
+    segments = path[1:].split("/")
+    shape: list[str] = []
+    for i, seg in enumerate(segments):
+        m = _PARAM.match(seg)
+        if m:
+            if m.group(2):
+                if i != len(segments) - 1:
+                    return (), "a {name:path} tail must be the last segment"
+                shape.append("tail")
+            else:
+                shape.append("param")
+        elif seg in ("", ".", ".."):
+            return (), "empty and dot segments are not allowed"
+        elif "{" in seg or "}" in seg or not _LITERAL_SEGMENT.match(seg) or ";" in seg:
+            return (), f"segment {seg!r} is neither a literal nor {{name}} / {{name:path}}"
+        else:
+            shape.append("lit:" + seg)
+    return tuple(shape), None
+
+
+@dataclass
+class _Node:
+    literal: dict[str, _Node] = field(default_factory=dict)
+    param: _Node | None = None
+    here: dict[str, Route] = field(default_factory=dict)  # method -> route ending at this node
+    tail: dict[str, Route] = field(default_factory=dict)  # method -> route whose {x:path} starts here
+
+
+class RouteTable:
+    def __init__(self, routes: list[Route]) -> None:
+        """Build from routes already validated by `find_conflicts` (ties are rejected at config load)."""
+        self._exact: dict[str, dict[str, Route]] = {}
+        self._root = _Node()
+        self._has_templates = False
+        for route in routes:
+            shape, err = parse_template(route.path)
+            assert err is None, err
+            methods = route.methods | ({"HEAD"} if "GET" in route.methods else set())
+            if all(s.startswith("lit:") for s in shape):
+                slot = self._exact.setdefault(route.path, {})
+                for m in methods:
+                    slot.setdefault(m, route)
+            self._has_templates = self._has_templates or any(not s.startswith("lit:") for s in shape)
+            node = self._root
+            for i, s in enumerate(shape):
+                if s == "tail":
+                    for m in methods:
+                        node.tail.setdefault(m, route)
+                    break
+                if s == "param":
+                    node.param = node.param or _Node()
+                    node = node.param
+                else:
+                    node = node.literal.setdefault(s[4:], _Node())
+                if i == len(shape) - 1:
+                    for m in methods:
+                        node.here.setdefault(m, route)
+            if not shape:
+                for m in methods:
+                    node.here.setdefault(m, route)
+
+    def match(self, method: str, path: str) -> Route | None:
+        """`path` is canonical (see canonical.py): no query, no dot or empty segments."""
+        exact = self._exact.get(path)
+        if exact is not None:
+            hit = exact.get(method)
+            if hit is not None or not self._has_templates:
+                return hit
+        if not self._has_templates:
+            return None
+        segments = path[1:].split("/") if path != "/" else []
+        return _walk(self._root, segments, 0, method)
+
+    def __iter__(self) -> object:
+        return iter(self._exact)
+
+
+def _walk(node: _Node, segs: list[str], i: int, method: str) -> Route | None:
+    if i == len(segs):
+        return node.here.get(method)
+    child = node.literal.get(segs[i])
+    if child is not None:
+        hit = _walk(child, segs, i + 1, method)
+        if hit is not None:
+            return hit
+    if node.param is not None and segs[i] != "":
+        hit = _walk(node.param, segs, i + 1, method)
+        if hit is not None:
+            return hit
+    return node.tail.get(method)
+
+
+def find_ties(routes: list[Route]) -> list[tuple[int, int, str]]:
+    """Pairs (earlier index, later index, method) of rules with the same shape and a shared method."""
+    seen: dict[tuple[tuple[str, ...], str], int] = {}
+    ties: list[tuple[int, int, str]] = []
+    for idx, route in enumerate(routes):
+        shape, err = parse_template(route.path)
+        if err is not None:
+            continue
+        for m in sorted(route.methods):
+            first = seen.setdefault((shape, m), idx)
+            if first != idx:
+                ties.append((first, idx, m))
+    return ties

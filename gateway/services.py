@@ -1,0 +1,88 @@
+"""Everything built once at start-up and shared by the request handlers of one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from gateway.metrics import Metrics
+from gateway.security import Hasher
+from gateway.settings import Settings
+from gateway.store.redis_store import RedisStore, connect
+from gateway.validation import TokenValidator
+
+log = logging.getLogger("scopegate")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: RedisStore
+    hasher: Hasher
+    validator: TokenValidator
+    metrics: Metrics
+    background: set[asyncio.Task[object]] = field(default_factory=set)
+    http: aiohttp.ClientSession | None = None  # the one pooled upstream client session
+    scopes_ready: bool = False  # the scope-bit registry is loaded: tokens can be read and written
+
+    def spawn(self, coro: object, name: str) -> asyncio.Task[object]:
+        """Fire-and-forget work (clean-up, last-used updates) that is kept referenced and cancelled at stop."""
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        task.set_name(name)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+
+def build_services(settings: Settings, store: RedisStore | None = None) -> Services:
+    metrics = Metrics()
+    store = store or connect(settings.redis_url, timeout=settings.redis_timeout)
+    hasher = Hasher(settings.secret_key)
+    validator = TokenValidator(
+        store,
+        hasher,
+        cache_enabled=settings.cache_enabled,
+        max_entries=settings.cache_max_entries,
+        max_age=settings.cache_max_age,
+        on_propagation=metrics.revocation_propagation.observe,
+    )
+    return Services(settings=settings, store=store, hasher=hasher, validator=validator, metrics=metrics)
+
+
+async def start(services: Services) -> None:
+    """Register scopes (retrying while Redis is down: a process may start before its Redis) and subscribe."""
+    settings = services.settings
+
+    def on_state(ok: bool) -> None:
+        services.validator.on_subscription(ok)
+        services.metrics.subscribed.set(1 if ok else 0)
+
+    async def scopes_then_subscribe() -> None:
+        delay = 0.1
+        while True:
+            try:
+                await services.store.init_scopes(settings.scopes)
+                break
+            except Exception as exc:  # noqa: BLE001 - keep trying; readiness stays false meanwhile
+                log.warning("store not ready (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        services.scopes_ready = True
+        await services.store.listen_revocations(services.validator.on_revocation, on_state)
+
+    services.spawn(scopes_then_subscribe(), "revocation-subscription")
+
+
+async def stop(services: Services) -> None:
+    for task in list(services.background):
+        task.cancel()
+    for task in list(services.background):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    if services.http is not None:
+        await services.http.close()
+    await services.store.close()

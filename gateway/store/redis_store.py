@@ -1,0 +1,798 @@
+"""The Redis adapter: the only module that imports redis. Maps connection failures to StoreUnavailable.
+
+Revocation never scans: an access token points at its grant; a grant records the epochs (application, user+application,
+user) it was issued under. Revoking bumps or deletes one key and publishes one message; validation compares.
+The embedded `memory://` store runs this same code on fakeredis (see `gateway.store.factory`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+
+from gateway.errors import StoreUnavailable
+from gateway.models import (
+    AccessTokenRecord,
+    Application,
+    AppState,
+    Authorization,
+    Grant,
+    PendingCode,
+    RefreshTokenRecord,
+)
+from gateway.store import keyspace as ks
+
+log = logging.getLogger("scopegate.store")
+
+_UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError, asyncio.TimeoutError)
+
+# Lua: redeem a code exactly once and leave a marker naming it used (RFC 6749 §4.1.2: single use).
+_REDEEM_ONCE = """
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '', 'EX', ARGV[1])
+return v
+"""
+
+# Lua: rotate a refresh token exactly once; a second presentation finds the used-marker instead.
+_ROTATE_ONCE = """
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return v
+"""
+
+RevocationHandler = Callable[[str], None]
+StateHandler = Callable[[bool], None]
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+class RedisStore:
+    """Token store, application registry, revocation epochs, pub/sub and audit on one Redis."""
+
+    def __init__(self, client: aioredis.Redis, *, embedded: bool = False) -> None:
+        self._r = client
+        self.embedded = embedded
+        self._bit_of: dict[str, int] = {}
+        self._scope_of: dict[int, str] = {}
+        self._decoded: dict[str, frozenset[str]] = {}
+        self._redeem = client.register_script(_REDEEM_ONCE)
+        self._rotate = client.register_script(_ROTATE_ONCE)
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        await self._r.aclose()
+
+    async def ping(self) -> float:
+        """One round trip; returns its latency in seconds."""
+        started = time.perf_counter()
+        try:
+            await self._r.ping()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return time.perf_counter() - started
+
+    async def init_scopes(self, catalog: Iterable[str]) -> None:
+        """Give every scope a stable bit, shared by every process, so a token stores scopes in a few bytes."""
+        try:
+            known = await self._r.hgetall(ks.SCOPE_BITS)
+            for name in catalog:
+                if name not in known:
+                    bit = int(await self._r.incr(ks.SCOPE_BITS_NEXT)) - 1
+                    await self._r.hsetnx(ks.SCOPE_BITS, name, bit)
+            known = await self._r.hgetall(ks.SCOPE_BITS)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        self._bit_of = {k: int(v) for k, v in known.items()}
+        self._scope_of = {v: k for k, v in self._bit_of.items()}
+        self._decoded.clear()
+
+    def encode_scopes(self, scopes: Iterable[str]) -> str:
+        bits = 0
+        for s in scopes:
+            bits |= 1 << self._bit_of[s]
+        return format(bits, "x")
+
+    def decode_scopes(self, encoded: str) -> frozenset[str]:
+        hit = self._decoded.get(encoded)
+        if hit is not None:
+            return hit
+        bits = int(encoded, 16)
+        names = []
+        i = 0
+        while bits:
+            if bits & 1 and i in self._scope_of:
+                names.append(self._scope_of[i])
+            bits >>= 1
+            i += 1
+        result = frozenset(names)
+        if len(self._decoded) < 4096:
+            self._decoded[encoded] = result
+        return result
+
+    # --- applications ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _app_fields(app: Application) -> dict[str, str]:
+        return {
+            "name": app.name,
+            "redirect_uri": app.redirect_uri,
+            "server_side": "1" if app.server_side else "0",
+            "scopes": " ".join(app.scopes),
+            "owner": app.owner,
+            "published": "1" if app.published else "0",
+            "created_at": repr(app.created_at),
+            "updated_at": repr(app.updated_at),
+        }
+
+    @staticmethod
+    def _app_from(client_id: str, h: dict[str, str]) -> Application:
+        return Application(
+            client_id=client_id,
+            name=h["name"],
+            redirect_uri=h["redirect_uri"],
+            server_side=h["server_side"] == "1",
+            scopes=tuple(h["scopes"].split()),
+            owner=h["owner"],
+            published=h["published"] == "1",
+            created_at=float(h["created_at"]),
+            updated_at=float(h["updated_at"]),
+            epoch=int(h.get("epoch", "0")),
+        )
+
+    async def create_app(self, app: Application, secret_hash: str) -> None:
+        try:
+            async with self._r.pipeline(transaction=True) as p:
+                p.hset(ks.app(app.client_id), mapping={**self._app_fields(app), "epoch": "0"})
+                p.hset(ks.app_secrets(app.client_id), secret_hash, "0")
+                p.sadd(ks.APPS, app.client_id)
+                await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def get_app(self, client_id: str) -> Application | None:
+        try:
+            h = await self._r.hgetall(ks.app(client_id))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return self._app_from(client_id, h) if h else None
+
+    async def list_apps(self, owner: str | None = None) -> list[Application]:
+        try:
+            ids = sorted(await self._r.smembers(ks.APPS))
+            async with self._r.pipeline(transaction=False) as p:
+                for cid in ids:
+                    p.hgetall(ks.app(cid))
+                rows = await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        apps = [self._app_from(cid, h) for cid, h in zip(ids, rows, strict=True) if h]
+        apps.sort(key=lambda a: a.created_at)
+        return [a for a in apps if owner is None or a.owner == owner]
+
+    async def update_app(self, app: Application) -> bool:
+        """Overwrite the editable fields; False when the application no longer exists. Publishes a change."""
+        key = ks.app(app.client_id)
+        try:
+            async with self._r.pipeline(transaction=True) as p:
+                p.exists(key)
+                p.hset(key, mapping=self._app_fields(app))
+                exists, _ = await p.execute()
+            if not exists:
+                await self._r.delete(key)
+                return False
+            await self._publish(f"a {app.client_id}")
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return True
+
+    async def delete_app(self, client_id: str) -> bool:
+        """Remove the application in one atomic step; every token it had fails validation from then on."""
+        try:
+            async with self._r.pipeline(transaction=True) as p:
+                p.delete(ks.app(client_id))
+                p.delete(ks.app_secrets(client_id))
+                p.srem(ks.APPS, client_id)
+                p.set(ks.deleted_app(client_id), str(_now()))
+                deleted, *_ = await p.execute()
+            if deleted:
+                await self._publish(f"a {client_id}")
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return bool(deleted)
+
+    async def app_state(self, client_id: str) -> AppState | None:
+        try:
+            scopes, epoch = await self._r.hmget(ks.app(client_id), ["scopes", "epoch"])
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        if scopes is None:
+            return None
+        return AppState(scopes=frozenset(scopes.split()), epoch=int(epoch or 0))
+
+    async def secret_hashes(self, client_id: str) -> list[str]:
+        """Hashes of the secrets that authenticate this client now (the current one and any in grace)."""
+        try:
+            rows = await self._r.hgetall(ks.app_secrets(client_id))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        now = time.time()
+        return [h for h, until in rows.items() if float(until) == 0 or float(until) > now]
+
+    async def rotate_secret(self, client_id: str, new_hash: str, grace_seconds: float) -> bool:
+        key = ks.app_secrets(client_id)
+        try:
+            if not await self._r.exists(ks.app(client_id)):
+                return False
+            old = await self._r.hgetall(key)
+            until = time.time() + grace_seconds
+            async with self._r.pipeline(transaction=True) as p:
+                for h, current in old.items():
+                    if grace_seconds <= 0:
+                        p.hdel(key, h)
+                    elif float(current) == 0 or float(current) > until:
+                        p.hset(key, h, repr(until))
+                p.hset(key, new_hash, "0")
+                await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return True
+
+    async def app_was_deleted(self, client_id: str) -> bool:
+        try:
+            return bool(await self._r.exists(ks.deleted_app(client_id)))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    # --- epochs ---------------------------------------------------------------------------------------------
+
+    async def epochs(self, user_id: str, client_id: str) -> tuple[int, int]:
+        """(user+application epoch, user epoch)."""
+        try:
+            ua, u = await self._r.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return int(ua or 0), int(u or 0)
+
+    # --- grants and tokens ----------------------------------------------------------------------------------
+
+    def _grant_value(self, g: Grant) -> str:
+        return "|".join(
+            (
+                g.client_id,
+                str(g.app_epoch),
+                str(g.user_app_epoch),
+                str(g.user_epoch),
+                str(g.created_at),
+                self.encode_scopes(g.scopes),
+                g.refresh_hash,
+                g.user_id,
+            )
+        )
+
+    def _grant_from(self, grant_id: str, v: str) -> Grant:
+        cid, ae, uae, ue, created, bits, rt, uid = v.split("|", 7)
+        return Grant(
+            grant_id=grant_id,
+            client_id=cid,
+            user_id=uid,
+            scopes=self.decode_scopes(bits),
+            created_at=int(created),
+            app_epoch=int(ae),
+            user_app_epoch=int(uae),
+            user_epoch=int(ue),
+            refresh_hash=rt,
+        )
+
+    async def current_epochs_for(self, user_id: str, client_id: str) -> tuple[int, int, int] | None:
+        """(application, user+application, user) epochs now; None when the application is gone."""
+        try:
+            async with self._r.pipeline(transaction=False) as p:
+                p.hget(ks.app(client_id), "epoch")
+                p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
+                ae, (uae, ue) = await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        if ae is None:
+            return None
+        return int(ae), int(uae or 0), int(ue or 0)
+
+    async def save_grant(self, g: Grant, ttl_seconds: int) -> None:
+        try:
+            async with self._r.pipeline(transaction=False) as p:
+                p.set(ks.grant(g.grant_id), self._grant_value(g), ex=ttl_seconds)
+                p.sadd(ks.app_grants(g.client_id), g.grant_id)
+                await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def get_grant(self, grant_id: str) -> Grant | None:
+        try:
+            v = await self._r.get(ks.grant(grant_id))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return self._grant_from(grant_id, v) if v else None
+
+    async def revoke_grant(self, grant_id: str) -> bool:
+        """End a grant: its refresh token and every access token issued under it (they point at it)."""
+        try:
+            v = await self._r.get(ks.grant(grant_id))
+            if not v:
+                return False
+            g = self._grant_from(grant_id, v)
+            async with self._r.pipeline(transaction=False) as p:
+                p.delete(ks.grant(grant_id))
+                if g.refresh_hash:
+                    p.delete(ks.refresh_token(g.refresh_hash))
+                p.srem(ks.app_grants(g.client_id), grant_id)
+                await p.execute()
+            await self._publish(f"g {grant_id}")
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return True
+
+    def _access_value(self, rec: AccessTokenRecord) -> str:
+        return "|".join(
+            (rec.grant_id, rec.client_id, str(rec.issued_at), str(rec.expires_at),
+             self.encode_scopes(rec.scopes), rec.user_id)
+        )
+
+    async def save_access_token(self, token_hash: str, rec: AccessTokenRecord) -> None:
+        ttl = max(1, rec.expires_at - _now())
+        try:
+            await self._r.set(ks.access_token(token_hash), self._access_value(rec), ex=ttl)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def save_access_tokens(self, items: list[tuple[str, AccessTokenRecord]]) -> None:
+        """Bulk insert (pipelined); used by tests and the benchmark to mint many tokens quickly."""
+        try:
+            async with self._r.pipeline(transaction=False) as p:
+                for token_hash, rec in items:
+                    p.set(ks.access_token(token_hash), self._access_value(rec),
+                          ex=max(1, rec.expires_at - _now()))
+                await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    def parse_access(self, v: str) -> AccessTokenRecord:
+        gid, cid, iat, exp, bits, uid = v.split("|", 5)
+        return AccessTokenRecord(
+            grant_id=gid, client_id=cid, user_id=uid, scopes=self.decode_scopes(bits),
+            issued_at=int(iat), expires_at=int(exp),
+        )
+
+    async def get_access_token(self, token_hash: str) -> AccessTokenRecord | None:
+        try:
+            v = await self._r.get(ks.access_token(token_hash))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return self.parse_access(v) if v else None
+
+    async def validation_facts(
+        self, grant_id: str, client_id: str, user_id: str
+    ) -> tuple[Grant | None, AppState | None, int, int]:
+        """Everything validation compares a token against, in one round trip."""
+        try:
+            async with self._r.pipeline(transaction=False) as p:
+                p.get(ks.grant(grant_id))
+                p.hmget(ks.app(client_id), ["scopes", "epoch"])
+                p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
+                gv, (scopes, epoch), (uae, ue) = await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        grant = self._grant_from(grant_id, gv) if gv else None
+        state = AppState(frozenset(scopes.split()), int(epoch or 0)) if scopes is not None else None
+        return grant, state, int(uae or 0), int(ue or 0)
+
+    async def revoke_access_token(self, token_hash: str) -> bool:
+        try:
+            n = await self._r.delete(ks.access_token(token_hash))
+            await self._publish(f"t {token_hash}")
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return bool(n)
+
+    async def save_refresh_token(self, token_hash: str, rec: RefreshTokenRecord) -> None:
+        ttl = max(1, rec.expires_at - _now())
+        try:
+            await self._r.set(ks.refresh_token(token_hash), f"{rec.grant_id}|{rec.expires_at}", ex=ttl)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def get_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
+        try:
+            v = await self._r.get(ks.refresh_token(token_hash))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        if not v:
+            return None
+        gid, exp = v.split("|")
+        return RefreshTokenRecord(grant_id=gid, expires_at=int(exp))
+
+    async def consume_refresh_token(self, token_hash: str) -> tuple[RefreshTokenRecord | None, str | None]:
+        """Atomically take a refresh token for rotation.
+
+        Returns (record, None) the first time; (None, grant_id) when it was already rotated (reuse: the caller
+        revokes that grant); (None, None) when it never existed or has expired.
+        """
+        try:
+            v = await self._r.get(ks.refresh_token(token_hash))
+            gid = v.split("|")[0] if v else ""
+            taken = await self._rotate(
+                keys=[ks.refresh_token(token_hash), ks.refresh_used(token_hash)],
+                args=[gid or "-", 30 * 86400],
+            )
+            if taken:
+                g, exp = str(taken).split("|")
+                return RefreshTokenRecord(grant_id=g, expires_at=int(exp)), None
+            used = await self._r.get(ks.refresh_used(token_hash))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return None, (used if used and used != "-" else None)
+
+    async def set_grant_refresh(self, g: Grant, refresh_hash: str, ttl_seconds: int) -> Grant:
+        updated = dataclasses.replace(g, refresh_hash=refresh_hash)
+        try:
+            await self._r.set(ks.grant(g.grant_id), self._grant_value(updated), ex=ttl_seconds, xx=True)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return updated
+
+    # --- authorization codes --------------------------------------------------------------------------------
+
+    async def save_code(self, code_hash: str, pending: PendingCode) -> None:
+        ttl = max(1, pending.expires_at - _now())
+        value = json.dumps(
+            {
+                "client_id": pending.client_id,
+                "user_id": pending.user_id,
+                "redirect_uri": pending.redirect_uri,
+                "scopes": list(pending.scopes),
+                "code_challenge": pending.code_challenge,
+                "expires_at": pending.expires_at,
+            }
+        )
+        try:
+            await self._r.set(ks.code(code_hash), value, ex=ttl)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def redeem_code(self, code_hash: str) -> PendingCode | None:
+        """Take a code exactly once (atomic); None if unknown, expired or already redeemed."""
+        try:
+            raw = await self._redeem(keys=[ks.code(code_hash), ks.code_used(code_hash)], args=[600])
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        if not raw:
+            return None
+        d = json.loads(raw)
+        return PendingCode(
+            client_id=d["client_id"], user_id=d["user_id"], redirect_uri=d["redirect_uri"],
+            scopes=tuple(d["scopes"]), code_challenge=d["code_challenge"], expires_at=int(d["expires_at"]),
+        )
+
+    async def mark_code_grant(self, code_hash: str, grant_id: str) -> None:
+        """Remember which grant a redeemed code produced, so a replay can revoke it."""
+        try:
+            await self._r.set(ks.code_used(code_hash), grant_id, ex=600)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def code_replay_grant(self, code_hash: str) -> str | None:
+        """For a code that was already redeemed: the grant it produced ('' if it is being redeemed now)."""
+        try:
+            v = await self._r.get(ks.code_used(code_hash))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return v
+
+    async def invalidate_codes_for(self, client_id: str) -> None:
+        """Codes carry their redirect URI and client; validation at redemption re-checks both against the
+        application, so a changed redirect URI or a deleted application already invalidates them."""
+        await self._publish(f"a {client_id}")
+
+    # --- authorizations (Authorized Applications) -----------------------------------------------------------
+
+    async def record_authorization(self, auth: Authorization) -> None:
+        value = json.dumps({"scopes": list(auth.scopes), "authorized_at": auth.authorized_at})
+        try:
+            async with self._r.pipeline(transaction=False) as p:
+                p.hset(ks.authorizations(auth.user_id), auth.client_id, value)
+                p.sadd(ks.client_users(auth.client_id), auth.user_id)
+                await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def list_authorizations(self, user_id: str) -> list[Authorization]:
+        try:
+            async with self._r.pipeline(transaction=False) as p:
+                p.hgetall(ks.authorizations(user_id))
+                p.hgetall(ks.last_used(user_id))
+                rows, used = await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        out = []
+        for cid, raw in rows.items():
+            d = json.loads(raw)
+            lu = used.get(cid)
+            out.append(Authorization(user_id, cid, tuple(d["scopes"]), float(d["authorized_at"]),
+                                     float(lu) if lu else None))
+        out.sort(key=lambda a: a.authorized_at)
+        return out
+
+    async def get_authorization(self, user_id: str, client_id: str) -> Authorization | None:
+        try:
+            raw = await self._r.hget(ks.authorizations(user_id), client_id)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        if not raw:
+            return None
+        d = json.loads(raw)
+        return Authorization(user_id, client_id, tuple(d["scopes"]), float(d["authorized_at"]))
+
+    async def touch_last_used(self, user_id: str, client_id: str, ts: float) -> None:
+        try:
+            await self._r.hset(ks.last_used(user_id), client_id, repr(ts))
+        except _UNAVAILABLE:
+            log.warning("could not record last use (store unavailable)")
+
+    async def revoke_user_app(self, user_id: str, client_id: str) -> bool:
+        """Invalidate every token of this application for this user (one epoch bump) and forget the consent."""
+        try:
+            async with self._r.pipeline(transaction=True) as p:
+                p.incr(ks.user_app_epoch(user_id, client_id))
+                p.hdel(ks.authorizations(user_id), client_id)
+                p.hdel(ks.last_used(user_id), client_id)
+                p.srem(ks.client_users(client_id), user_id)
+                _, removed, *_ = await p.execute()
+            await self._publish(f"ua {user_id} {client_id}")
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return bool(removed)
+
+    async def revoke_user(self, user_id: str) -> int:
+        """Invalidate every token of this user, whatever the application (one epoch bump)."""
+        try:
+            cids = await self._r.hkeys(ks.authorizations(user_id))
+            async with self._r.pipeline(transaction=True) as p:
+                p.incr(ks.user_epoch(user_id))
+                p.delete(ks.authorizations(user_id))
+                p.delete(ks.last_used(user_id))
+                for cid in cids:
+                    p.srem(ks.client_users(cid), user_id)
+                await p.execute()
+            await self._publish(f"u {user_id}")
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return len(cids)
+
+    async def revoke_client(self, client_id: str) -> int:
+        """Invalidate every token of this application, for every user (one epoch bump); the app stays."""
+        try:
+            users = await self._r.smembers(ks.client_users(client_id))
+            async with self._r.pipeline(transaction=True) as p:
+                p.hincrby(ks.app(client_id), "epoch", 1)
+                for uid in users:
+                    p.hdel(ks.authorizations(uid), client_id)
+                    p.hdel(ks.last_used(uid), client_id)
+                p.delete(ks.client_users(client_id))
+                await p.execute()
+            await self._publish(f"a {client_id}")
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return len(users)
+
+    async def forget_app_authorizations(self, client_id: str) -> int:
+        """After an application is deleted: drop its rows from users' Authorized Applications."""
+        return await self.revoke_client_rows(client_id)
+
+    async def revoke_client_rows(self, client_id: str) -> int:
+        try:
+            users = await self._r.smembers(ks.client_users(client_id))
+            async with self._r.pipeline(transaction=False) as p:
+                for uid in users:
+                    p.hdel(ks.authorizations(uid), client_id)
+                    p.hdel(ks.last_used(uid), client_id)
+                p.delete(ks.client_users(client_id))
+                await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return len(users)
+
+    async def cleanup_app(self, client_id: str, batch: int = 500) -> int:
+        """Background clean-up after deletion: drop the app's grants and refresh tokens in small batches.
+
+        Access tokens of a deleted application are already dead (validation finds no application) and expire by
+        TTL; this only reclaims memory, so it yields between batches and never blocks the event loop.
+        """
+        removed = 0
+        key = ks.app_grants(client_id)
+        while True:
+            try:
+                gids = await self._r.spop(key, batch)
+                if not gids:
+                    break
+                values = await self._r.mget([ks.grant(g) for g in gids])
+                async with self._r.pipeline(transaction=False) as p:
+                    for gid, v in zip(gids, values, strict=True):
+                        p.delete(ks.grant(gid))
+                        if v:
+                            rt = self._grant_from(gid, v).refresh_hash
+                            if rt:
+                                p.delete(ks.refresh_token(rt))
+                    await p.execute()
+            except _UNAVAILABLE:
+                log.warning("clean-up of %s paused: store unavailable", client_id)
+                return removed
+            removed += len(gids)
+            await asyncio.sleep(0)
+        await self.revoke_client_rows(client_id)
+        return removed
+
+    # --- ephemeral records and counters (sessions, pending consent, throttling) -----------------------------
+
+    async def put_ephemeral(self, namespace: str, key: str, value: dict[str, Any], ttl_seconds: int) -> None:
+        try:
+            await self._r.set(ks.ephemeral(namespace, key), json.dumps(value), ex=ttl_seconds)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def get_ephemeral(self, namespace: str, key: str) -> dict[str, Any] | None:
+        try:
+            raw = await self._r.get(ks.ephemeral(namespace, key))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return json.loads(raw) if raw else None
+
+    async def take_ephemeral(self, namespace: str, key: str) -> dict[str, Any] | None:
+        """Read and delete atomically (single use)."""
+        try:
+            raw = await self._r.getdel(ks.ephemeral(namespace, key))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return json.loads(raw) if raw else None
+
+    async def delete_ephemeral(self, namespace: str, key: str) -> None:
+        try:
+            await self._r.delete(ks.ephemeral(namespace, key))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def hit_counter(self, namespace: str, key: str, window_seconds: int) -> int:
+        """Increment a fixed-window counter; returns the count in the current window."""
+        k = ks.counter(namespace, key)
+        try:
+            async with self._r.pipeline(transaction=True) as p:
+                p.incr(k)
+                p.expire(k, window_seconds, nx=True)
+                n, _ = await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return int(n)
+
+    async def counter_value(self, namespace: str, key: str) -> tuple[int, int]:
+        """(count, seconds until the window resets)."""
+        k = ks.counter(namespace, key)
+        try:
+            async with self._r.pipeline(transaction=False) as p:
+                p.get(k)
+                p.ttl(k)
+                n, ttl = await p.execute()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        return int(n or 0), max(int(ttl), 0)
+
+    async def reset_counter(self, namespace: str, key: str) -> None:
+        try:
+            await self._r.delete(ks.counter(namespace, key))
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    # --- audit ----------------------------------------------------------------------------------------------
+
+    async def append_audit(self, event: dict[str, Any]) -> str:
+        fields = {"ts": repr(time.time()), **{k: json.dumps(v) for k, v in event.items()}}
+        try:
+            return str(await self._r.xadd(ks.AUDIT, fields))  # type: ignore[arg-type]
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def read_audit(self, count: int = 100, before: str | None = None) -> list[dict[str, Any]]:
+        try:
+            rows = await self._r.xrevrange(ks.AUDIT, max=f"({before}" if before else "+", min="-", count=count)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+        out: list[dict[str, Any]] = []
+        for entry_id, fields in rows:
+            item: dict[str, Any] = {"id": entry_id, "ts": float(fields.pop("ts"))}
+            item.update({k: json.loads(v) for k, v in fields.items()})
+            out.append(item)
+        return out
+
+    # --- pub/sub --------------------------------------------------------------------------------------------
+
+    async def _publish(self, message: str) -> None:
+        # The publish time travels with the message so every subscriber can measure propagation delay.
+        await self._r.publish(ks.REVOCATION_CHANNEL, f"{time.time():.6f} {message}")
+
+    async def publish_change(self, message: str) -> None:
+        try:
+            await self._publish(message)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    async def listen_revocations(
+        self,
+        on_message: RevocationHandler,
+        on_state: StateHandler,
+        *,
+        ping_interval: float = 1.0,
+    ) -> None:
+        """Run forever: deliver revocation messages; report subscribed/unsubscribed so caches can stop trusting."""
+        backoff = 0.05
+        while True:
+            pubsub = self._r.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(ks.REVOCATION_CHANNEL)
+                on_state(True)
+                backoff = 0.05
+                last_ping = time.monotonic()
+                while True:
+                    msg = await pubsub.get_message(timeout=ping_interval)
+                    if msg is not None and msg.get("type") == "message":
+                        on_message(str(msg["data"]))
+                    if time.monotonic() - last_ping >= ping_interval:
+                        # A dead connection can look idle; a ping proves the subscription is still there.
+                        await asyncio.wait_for(pubsub.ping(), timeout=max(ping_interval, 0.5))
+                        last_ping = time.monotonic()
+            except asyncio.CancelledError:
+                on_state(False)
+                await _quiet_close(pubsub)
+                raise
+            except (*_UNAVAILABLE, redis_errors.RedisError) as exc:
+                on_state(False)
+                log.warning("revocation subscription lost (%s); caches bypassed until resubscribed",
+                            type(exc).__name__)
+                await _quiet_close(pubsub)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+
+async def _quiet_close(pubsub: Any) -> None:
+    try:
+        await pubsub.aclose()
+    except Exception:  # noqa: BLE001 - closing a broken connection may fail in many ways; nothing to do
+        log.debug("pubsub close failed", exc_info=True)
+
+
+def connect(redis_url: str, *, timeout: float = 0.5, max_connections: int = 64) -> RedisStore:
+    """A store for `redis_url`: redis://, rediss://, unix://, or memory:// for the embedded in-process store."""
+    if redis_url.startswith("memory://"):
+        # Only here is fakeredis imported: the embedded mode for the quick start and fast unit tests.
+        import fakeredis
+
+        return RedisStore(fakeredis.FakeAsyncRedis(decode_responses=True), embedded=True)
+    client = aioredis.Redis.from_url(
+        redis_url,
+        decode_responses=True,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        max_connections=max_connections,
+        retry_on_timeout=False,
+    )
+    return RedisStore(client)

@@ -1,0 +1,179 @@
+"""Bearer token validation (RFC 6750 §3.1 reasons) with a bounded in-process cache of token facts.
+
+The cache holds facts (token -> grant, app state, epochs), never an "allowed" verdict, so a token warmed on one
+route cannot pass another route's scope check. Every revocation is published on a Redis channel; each process drops
+what it affects. While the subscription is down nothing cached is trusted. Concurrent misses share one Redis call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from gateway.errors import InvalidToken
+from gateway.models import AccessTokenRecord, AppState, Grant, Principal
+from gateway.security import Hasher, TokenKind, well_formed
+from gateway.store.redis_store import RedisStore
+
+log = logging.getLogger("scopegate.validation")
+
+T = TypeVar("T")
+_Facts = tuple[Grant | None, AppState | None, int, int]
+
+
+class _Bounded(dict[str, tuple[float, T]]):
+    """An insertion-ordered dict that evicts its oldest entry past `limit` (cheap FIFO, no per-hit bookkeeping)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: str, value: T, now: float) -> None:
+        if len(self) >= self.limit:
+            self.pop(next(iter(self)))
+        self[key] = (now, value)
+
+
+class TokenValidator:
+    def __init__(
+        self,
+        store: RedisStore,
+        hasher: Hasher,
+        *,
+        cache_enabled: bool = True,
+        max_entries: int = 100_000,
+        max_age: float = 60.0,
+        on_propagation: Callable[[float], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self.cache_enabled = cache_enabled
+        self._max_age = max_age
+        self._tokens: _Bounded[AccessTokenRecord] = _Bounded(max_entries)
+        # Grants, app states and epochs are few (one per authorization) and shared by many tokens.
+        self._facts: _Bounded[_Facts] = _Bounded(max_entries)
+        self._inflight: dict[str, asyncio.Future[object]] = {}
+        self._generation = 0
+        self.subscribed = False
+        self._on_propagation = on_propagation
+
+    # --- the hot path ---------------------------------------------------------------------------------------
+
+    async def validate(self, raw_token: str) -> Principal:
+        if not well_formed(raw_token, TokenKind.ACCESS):
+            raise InvalidToken("the access token is malformed", reason="bad_checksum")
+        token_hash = self._hasher.hash(raw_token)
+        now = time.time()
+        trusted = self.subscribed and self.cache_enabled
+        rec = self._cached(self._tokens, token_hash, now) if trusted else None
+        if rec is None:
+            rec = await self._once("t" + token_hash, lambda: self._store.get_access_token(token_hash))
+            if rec is None:
+                raise InvalidToken("the access token is unknown, expired or revoked", reason="unknown_token")
+            if trusted:
+                self._tokens.put(token_hash, rec, now)
+        if rec.expires_at <= now:
+            raise InvalidToken("the access token has expired", reason="expired")
+
+        fact_key = f"{rec.grant_id}|{rec.client_id}|{rec.user_id}"
+        facts = self._cached(self._facts, fact_key, now) if self.subscribed else None
+        if facts is None:
+            generation = self._generation
+            facts = await self._once(
+                "f" + fact_key,
+                lambda: self._store.validation_facts(rec.grant_id, rec.client_id, rec.user_id),
+            )
+            # A revocation that landed while we were reading must not be undone by caching what we read.
+            if self.subscribed and generation == self._generation:
+                self._facts.put(fact_key, facts, now)
+        grant, app, ua_epoch, u_epoch = facts
+        if app is None:
+            raise InvalidToken("the application has been deleted", reason="app_deleted")
+        if grant is None or grant.client_id != rec.client_id:
+            raise InvalidToken("the grant has been revoked", reason="grant_revoked")
+        if grant.app_epoch != app.epoch or grant.user_app_epoch != ua_epoch or grant.user_epoch != u_epoch:
+            raise InvalidToken("the authorization has been revoked", reason="revoked")
+        return Principal(
+            user_id=rec.user_id,
+            client_id=rec.client_id,
+            grant_id=rec.grant_id,
+            scopes=rec.scopes & app.scopes,
+            issued_at=rec.issued_at,
+            expires_at=rec.expires_at,
+        )
+
+    def _cached(self, cache: _Bounded[T], key: str, now: float) -> T | None:
+        hit = cache.get(key)
+        if hit is None:
+            return None
+        if now - hit[0] > self._max_age:
+            cache.pop(key, None)
+            return None
+        return hit[1]
+
+    async def _once(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        """Single-flight: concurrent misses for one key make one store call."""
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)  # type: ignore[return-value]
+        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            value = await fetch()
+        except BaseException as exc:
+            if not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # consumed here so an unawaited future does not warn
+            raise
+        else:
+            fut.set_result(value)
+            return value
+        finally:
+            self._inflight.pop(key, None)
+
+    # --- invalidation ---------------------------------------------------------------------------------------
+
+    def on_subscription(self, ok: bool) -> None:
+        # Messages may have been missed while unsubscribed: start from an empty cache either way.
+        self.clear()
+        self.subscribed = ok
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._tokens.clear()
+        self._facts.clear()
+
+    def on_revocation(self, message: str) -> None:
+        ts_text, _, rest = message.partition(" ")
+        kind, _, args = rest.partition(" ")
+        self._generation += 1
+        if kind == "t":
+            self._tokens.pop(args, None)
+        elif kind == "g":
+            self._drop_facts(lambda gid, cid, uid: gid == args)
+        elif kind == "a":
+            self._drop_facts(lambda gid, cid, uid: cid == args)
+        elif kind == "ua":
+            user, _, client = args.partition(" ")
+            self._drop_facts(lambda gid, cid, uid: uid == user and cid == client)
+        elif kind == "u":
+            self._drop_facts(lambda gid, cid, uid: uid == args)
+        else:
+            log.warning("unknown revocation message kind %r: dropping every cached fact", kind)
+            self.clear()
+        if self._on_propagation is not None:
+            try:
+                self._on_propagation(max(0.0, time.time() - float(ts_text)))
+            except ValueError:
+                pass
+
+    def _drop_facts(self, affected: Callable[[str, str, str], bool]) -> None:
+        # Revocations are rare and the facts cache holds one entry per authorization, so a scan is cheap here.
+        for key in [k for k in self._facts if affected(*k.split("|", 2))]:
+            del self._facts[key]
+
+    async def run_subscription(self) -> None:
+        await self._store.listen_revocations(self.on_revocation, self.on_subscription)
