@@ -39,6 +39,7 @@ class GatewayError(Exception):
         self.description = description
         # A short machine-readable reason for the access log (never a secret).
         self.reason = reason or self.code
+        self.route_id = "-"  # set by the proxy once a route matched
 
 
 @dataclass(frozen=True)

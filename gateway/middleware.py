@@ -74,6 +74,7 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     except errors.GatewayError as exc:
         request.setdefault(DECISION, "deny")
         request.setdefault(REASON, exc.reason)
+        request.setdefault(ROUTE_ID, exc.route_id)
         if isinstance(exc, errors.StoreUnavailable):
             services.metrics.redis_errors.inc()
         response = error_response(exc, services.settings.realm)

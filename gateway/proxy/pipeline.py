@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from gateway.errors import (
     BasicAuthRejected,
+    GatewayError,
     InsufficientScope,
     InvalidBearerRequest,
     MissingCredentials,
@@ -40,6 +41,13 @@ class Decider:
         route = self._table.match(method, target.path)
         if route is None:
             raise NoRoute("no route matches this method and path", reason="no_route")
+        try:
+            return await self._authorize(route, target, authorization)
+        except GatewayError as exc:
+            exc.route_id = route.id  # for the access log and metrics; errors carry no other request state
+            raise
+
+    async def _authorize(self, route: Route, target: Target, authorization: list[str]) -> Decision:
         if "access_token=" in target.query:
             raise InvalidBearerRequest("access tokens are accepted only in the Authorization header",
                                        reason="token_in_query")

@@ -1,0 +1,208 @@
+"""The `scopegate` command: serve, check-config, routes explain, hash-password."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import getpass
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from gateway.errors import ConfigError, GatewayError
+from gateway.settings import Settings, load_settings
+
+log = logging.getLogger("scopegate")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == "scopegate.access":
+            return record.getMessage()  # already one JSON object
+        entry = {"level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("SCOPEGATE_LOG_LEVEL", "INFO").upper())
+    logging.getLogger("aiohttp.access").disabled = True
+
+
+def _load(path: str | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+async def _serve(settings: Settings, reuse_port: bool) -> None:
+    from gateway.app import build_admin_app, build_public_app
+    from gateway.services import build_services
+
+    services = build_services(settings)
+    runners: list[web.AppRunner] = []
+    if settings.demo_upstream:
+        from gateway.demo_upstream import build_demo_upstream
+
+        up = urlsplit(settings.upstream)
+        demo = web.AppRunner(build_demo_upstream(), access_log=None)
+        await demo.setup()
+        await web.TCPSite(demo, up.hostname, up.port or 80).start()
+        runners.append(demo)
+        log.info("demo upstream listening on %s", settings.upstream)
+    public = web.AppRunner(build_public_app(services), access_log=None, handler_cancellation=True,
+                           shutdown_timeout=30)
+    await public.setup()
+    await web.TCPSite(public, settings.listen_host, settings.listen_port, reuse_port=reuse_port,
+                      backlog=1024).start()
+    runners.append(public)
+    admin = web.AppRunner(build_admin_app(services), access_log=None)
+    await admin.setup()
+    await web.TCPSite(admin, settings.admin_host, settings.admin_port, reuse_port=reuse_port).start()
+    runners.append(admin)
+    log.info("scopegate listening on %s:%d (public), %s:%d (admin), upstream %s",
+             settings.listen_host, settings.listen_port, settings.admin_host, settings.admin_port,
+             settings.upstream)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: draining in-flight requests")
+    # The public runner is cleaned up first: it stops accepting and waits for in-flight requests to finish.
+    for runner in reversed(runners):
+        await runner.cleanup()
+
+
+def _run_workers(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.redis_url.startswith("memory://"):
+        print("--workers needs a shared Redis: the memory:// store lives inside one process", file=sys.stderr)
+        return 2
+    env = {**os.environ, "SCOPEGATE_WORKER": "1"}
+    cmd = [sys.executable, "-m", "gateway.cli", "serve", "--config", settings.source]
+    children = [subprocess.Popen(cmd, env=env) for _ in range(args.workers)]  # noqa: S603 - our own command
+
+    def forward(signum: int, _: object) -> None:
+        for child in children:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    return max(codes)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup_logging()
+    settings = _load(args.config)
+    if args.workers > 1 and not os.environ.get("SCOPEGATE_WORKER"):
+        return _run_workers(args, settings)
+    if settings.redis_url.startswith("memory://") and not settings.admin_tokens:
+        token = secrets.token_urlsafe(24)
+        settings = dataclasses.replace(settings, admin_tokens=(token,))
+        print(f"demo admin token (this run only): {token}", file=sys.stderr)
+    if settings.secret_key_generated:
+        log.warning("SCOPEGATE_SECRET_KEY is not set: using a per-start key (fine for the embedded demo only)")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_serve(settings, reuse_port=bool(os.environ.get("SCOPEGATE_WORKER"))))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _load(args.file)
+    print(f"{args.file}: OK ({len(settings.routes)} routes, {len(settings.scopes)} scopes, "
+          f"login {settings.login.mode})")
+    return 0
+
+
+def cmd_routes_explain(args: argparse.Namespace) -> int:
+    from gateway.proxy.canonical import canonicalize
+    from gateway.proxy.routes import RouteTable
+
+    settings = _load(args.config)
+    method = args.method.upper()
+    try:
+        target = canonicalize(args.path)
+    except GatewayError as exc:
+        print(f"DENY 400 {exc.reason}: {exc.description}")
+        return 1
+    route = RouteTable(list(settings.routes)).match(method, target.path)
+    if route is None:
+        print(f"DENY 404 no_route: no route matches {method} {target.path}")
+        return 1
+    if route.public:
+        print(f"ALLOW route {route.id}: public (no token needed)")
+    else:
+        print(f"ALLOW route {route.id}: requires scope {' '.join(route.scopes)}")
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from gateway.security import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            print("passwords differ", file=sys.stderr)
+            return 1
+    if not password:
+        print("empty password", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scopegate", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway (public and admin listeners)")
+    serve.add_argument("--config", default=os.environ.get("SCOPEGATE_CONFIG"))
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    serve.set_defaults(func=cmd_serve)
+    check = sub.add_parser("check-config", help="validate a configuration file and exit")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+    routes = sub.add_parser("routes", help="route table tools")
+    routes_sub = routes.add_subparsers(dest="routes_command", required=True)
+    explain = routes_sub.add_parser("explain", help="which route and scope govern METHOD PATH")
+    explain.add_argument("--config", default=os.environ.get("SCOPEGATE_CONFIG"))
+    explain.add_argument("method")
+    explain.add_argument("path")
+    explain.set_defaults(func=cmd_routes_explain)
+    hp = sub.add_parser("hash-password", help="hash a password for login.users[].password_hash")
+    hp.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    hp.set_defaults(func=cmd_hash_password)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
