@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import hdrs, web
 
 from gateway.keys import DECISION, REASON, REQUEST_ID, ROUTE_ID, SERVICES
+from gateway.proxy.assertion import AssertionSigner, jwks_handler
 from gateway.proxy.forward import forward, new_session
 from gateway.proxy.mutate import peer_is_trusted, upstream_headers
 from gateway.proxy.pipeline import Decider
@@ -36,6 +37,7 @@ class LastUsed:
 
 
 LAST_USED = web.AppKey("last_used", LastUsed)
+SIGNER = web.AppKey("assertion_signer", AssertionSigner)
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
@@ -53,6 +55,9 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         request.app[LAST_USED].note(principal.user_id, principal.client_id, time.time())
     peer = request.remote
     trusted = peer_is_trusted(peer, settings.trusted_proxies)
+    signer = request.app.get(SIGNER)
+    extra = ({signer.header: signer.sign(principal, request[REQUEST_ID])}
+             if signer is not None and principal is not None else None)
     headers = upstream_headers(
         request.headers,
         principal=principal,
@@ -63,6 +68,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         host=request.host,
         trusted_peer=trusted,
         content_length=request.content_length,
+        extra=extra,
     )
     assert services.http is not None
     limit = route.max_body if route.max_body is not None else settings.max_body
@@ -76,6 +82,10 @@ def setup_proxy(app: web.Application) -> None:
     decider.ready = lambda: services.scopes_ready
     app[DECIDER] = decider
     app[LAST_USED] = LastUsed(services)
+    if settings.assertion.enabled:
+        signer = AssertionSigner(settings.assertion, settings.issuer)
+        app[SIGNER] = signer
+        app.router.add_get("/.well-known/jwks.json", jwks_handler(signer))
 
     async def client_session(_: web.Application) -> AsyncIterator[None]:
         services.http = new_session(settings.connect_timeout, settings.read_timeout)
