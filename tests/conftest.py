@@ -18,6 +18,7 @@ import pytest
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from multidict import CIMultiDict
 
 from gateway.app import build_public_app
 from gateway.services import Services, build_services
@@ -122,7 +123,7 @@ def make_settings(overrides: dict[str, Any] | None = None, env: dict[str, str] |
 class Seen:
     method: str
     raw_path: str
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
     header_items: list[tuple[str, str]]
     body: bytes
 
@@ -149,7 +150,7 @@ async def _echo_handler(request: web.Request) -> web.StreamResponse:
     upstream: EchoUpstream = request.app[ECHO]
     body = await request.read()
     upstream.seen.append(
-        Seen(request.method, request.raw_path, dict(request.headers), list(request.headers.items()), body)
+        Seen(request.method, request.raw_path, CIMultiDict(request.headers), list(request.headers.items()), body)
     )
     special = request.app.get(SPECIAL)
     if special is not None:

@@ -93,4 +93,4 @@ def setup_proxy(app: web.Application) -> None:
         # services.stop() closes it, after in-flight requests have drained.
 
     app.cleanup_ctx.append(client_session)
-    app.router.add_route("*", "/{tail:.*}", proxy)
+    app.router.add_route("*", "/{tail:(?s:.*)}", proxy)  # (?s): even a decoded newline reaches the canonicalizer
