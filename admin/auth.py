@@ -19,8 +19,9 @@ from gateway.keys import SERVICES
 ACTOR = web.RequestKey("admin_actor", str)
 ON_BEHALF_OF = web.RequestKey("admin_on_behalf_of", str)
 
-# Paths the admin listener serves without a token: none. (Prometheus can send a bearer token too.)
-_OPEN_PATHS: frozenset[str] = frozenset()
+# Served without a token: only the Prometheus scrape (gateway issue: "GET /metrics on the admin listener"). It
+# carries counters and latencies, never an id, token or secret, and the admin listener is loopback by default.
+OPEN_PATHS: frozenset[str] = frozenset({"/metrics"})
 # The portal may say which of its users acted; recorded in the audit as a claim, never trusted for access.
 _ON_BEHALF_OF = re.compile(r"^[A-Za-z0-9._@:+\-]{1,64}$")
 
@@ -43,7 +44,7 @@ def actor_name(index: int) -> str:
 
 @web.middleware
 async def admin_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in _OPEN_PATHS:
+    if request.path in OPEN_PATHS:
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")

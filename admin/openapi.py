@@ -364,13 +364,13 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "/metrics": {
             "get": {
                 "operationId": "metrics",
-                "summary": "Prometheus metrics (text exposition format)",
+                "summary": "Prometheus metrics (text exposition format); the one path served without a token",
+                "security": [],
                 "responses": {
                     "200": {
                         "description": "Metrics",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
                     },
-                    "401": {"$ref": "#/components/responses/Unauthorized"},
                 },
             },
         },

@@ -20,7 +20,6 @@ PATHS = [
     ("DELETE", "/admin/users/1001/authorizations/abc"),
     ("GET", "/admin/audit"),
     ("GET", "/admin/openapi.json"),
-    ("GET", "/metrics"),
 ]
 
 
@@ -93,3 +92,11 @@ async def test_admin_paths_are_not_on_the_public_listener(env):
     resp = await env.public.post("/admin/applications", json=NEW_APP, headers=AUTH)
     assert resp.status == 404
     assert await env.services.store.list_apps() == []
+
+
+async def test_metrics_is_the_one_open_path(make_admin):
+    for env_vars in (None, {"SCOPEGATE_ADMIN_TOKEN": ""}):
+        env = await make_admin(env=env_vars)
+        resp = await env.admin.get("/metrics")
+        assert resp.status == 200
+        assert "scopegate_requests_total" in await resp.text()
