@@ -135,6 +135,8 @@ class EchoUpstream:
     url: str = ""
     seen: list[Seen] = field(default_factory=list)
     app: web.Application | None = None
+    # Set by a test to answer differently: async (request, body) -> response.
+    special: Callable[[web.Request, bytes], Awaitable[web.StreamResponse]] | None = None
 
     @property
     def last(self) -> Seen:
@@ -143,7 +145,6 @@ class EchoUpstream:
 
 
 ECHO = web.AppKey("echo", EchoUpstream)
-SPECIAL = web.AppKey("special", object)
 
 
 async def _echo_handler(request: web.Request) -> web.StreamResponse:
@@ -152,9 +153,8 @@ async def _echo_handler(request: web.Request) -> web.StreamResponse:
     upstream.seen.append(
         Seen(request.method, request.raw_path, CIMultiDict(request.headers), list(request.headers.items()), body)
     )
-    special = request.app.get(SPECIAL)
-    if special is not None:
-        result: web.StreamResponse = await special(request, body)  # type: ignore[operator]
+    if upstream.special is not None:
+        result: web.StreamResponse = await upstream.special(request, body)
         return result
     return web.json_response(
         {"method": request.method, "path": request.raw_path, "bytes": len(body)},
