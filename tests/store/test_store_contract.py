@@ -1,0 +1,157 @@
+"""The store contract, run on fakeredis (embedded mode) and on a real redis-server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway import applications
+from gateway.issuance import continue_grant, start_grant
+from gateway.models import PendingCode
+from gateway.security import Hasher, TokenKind, mint
+from gateway.store.redis_store import RedisStore, connect
+from tests.conftest import SECRET_KEY
+
+CATALOG = ["events:read", "events:write", "contacts:read"]
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[RedisStore]:
+    url = "memory://" if request.param == "fakeredis" else request.getfixturevalue("redis_url")
+    s = connect(url)
+    await s.init_scopes(CATALOG)
+    yield s
+    await s.close()
+
+
+HASHER = Hasher(SECRET_KEY.encode())
+
+
+async def new_app(store: RedisStore, **fields: object) -> str:
+    reg = await applications.register(store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb",
+                                                                "owner": "u1", **fields})
+    return reg.application.client_id
+
+
+async def test_application_round_trip_and_secret_only_as_hash(store: RedisStore) -> None:
+    reg = await applications.register(store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb",
+                                                                "owner": "u1", "scopes": ["events:read"]})
+    app = await store.get_app(reg.application.client_id)
+    assert app == reg.application
+    assert app.server_side and not app.published and app.scopes == ("events:read",)
+    hashes = await store.secret_hashes(app.client_id)
+    assert hashes == [HASHER.hash(reg.client_secret)]
+    assert reg.client_secret not in str(hashes)
+
+
+async def test_scopes_survive_encoding(store: RedisStore) -> None:
+    assert store.decode_scopes(store.encode_scopes(["contacts:read", "events:read"])) == {"contacts:read",
+                                                                                       "events:read"}
+
+
+async def test_tokens_are_stored_under_keyed_hashes(store: RedisStore) -> None:
+    cid = await new_app(store)
+    issued = await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"],
+                               access_ttl=60, refresh_ttl=120)
+    rec = await store.get_access_token(HASHER.hash(issued.access_token))
+    assert rec is not None and rec.client_id == cid and rec.scopes == {"events:read"}
+    assert rec.expires_at - rec.issued_at == 60
+    assert await store.get_access_token(issued.access_token) is None  # raw value is never a key
+    assert await store.get_access_token(HASHER.hash(issued.refresh_token)) is None  # separate key spaces
+    assert (await store.get_refresh_token(HASHER.hash(issued.refresh_token))) is not None
+
+
+async def test_code_is_redeemed_exactly_once(store: RedisStore) -> None:
+    code = mint(TokenKind.CODE)
+    h = HASHER.hash(code)
+    pending = PendingCode("c", "u", "https://a.example/cb", ("events:read",), None, int(time.time()) + 60)
+    await store.save_code(h, pending)
+    assert await store.redeem_code(h) == pending
+    assert await store.redeem_code(h) is None
+    await store.mark_code_grant(h, "g1")
+    assert await store.code_replay_grant(h) == "g1"
+
+
+async def test_refresh_rotation_detects_reuse(store: RedisStore) -> None:
+    cid = await new_app(store)
+    issued = await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"],
+                               access_ttl=60, refresh_ttl=120)
+    rec, reused = await store.consume_refresh_token(HASHER.hash(issued.refresh_token))
+    assert rec is not None and reused is None
+    again, reused = await store.consume_refresh_token(HASHER.hash(issued.refresh_token))
+    assert again is None and reused == issued.grant.grant_id
+    nothing, unknown = await store.consume_refresh_token(HASHER.hash(mint(TokenKind.REFRESH)))
+    assert nothing is None and unknown is None
+    grant = await store.get_grant(issued.grant.grant_id)
+    assert grant is not None
+    nxt = await continue_grant(store, HASHER, grant, ["events:read"], access_ttl=60, refresh_ttl=120)
+    assert (await store.get_grant(grant.grant_id)).refresh_hash == HASHER.hash(nxt.refresh_token)  # type: ignore[union-attr]
+
+
+async def test_revocations_bump_epochs_without_scanning(store: RedisStore) -> None:
+    cid = await new_app(store)
+    issued = await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"],
+                               access_ttl=60, refresh_ttl=120)
+    g = issued.grant
+    facts = await store.validation_facts(g.grant_id, cid, "u1")
+    assert facts[0] == g and facts[1] is not None and facts[1].epoch == g.app_epoch
+    await store.revoke_user_app("u1", cid)
+    _, _, ua, _ = await store.validation_facts(g.grant_id, cid, "u1")
+    assert ua == g.user_app_epoch + 1
+    await store.revoke_user("u1")
+    _, _, _, u = await store.validation_facts(g.grant_id, cid, "u1")
+    assert u == g.user_epoch + 1
+    await store.revoke_client(cid)
+    _, state, _, _ = await store.validation_facts(g.grant_id, cid, "u1")
+    assert state is not None and state.epoch == g.app_epoch + 1
+    assert await store.delete_app(cid)
+    _, state, _, _ = await store.validation_facts(g.grant_id, cid, "u1")
+    assert state is None
+    assert not await store.delete_app(cid)
+    assert await store.cleanup_app(cid) == 1
+    assert await store.get_grant(g.grant_id) is None
+    assert await store.get_refresh_token(g.refresh_hash) is None
+
+
+async def test_pubsub_delivers_revocations(store: RedisStore) -> None:
+    import asyncio
+
+    got: list[str] = []
+    states: list[bool] = []
+    task = asyncio.create_task(store.listen_revocations(got.append, states.append, ping_interval=0.1))
+    try:
+        for _ in range(100):
+            if states:
+                break
+            await asyncio.sleep(0.01)
+        await store.revoke_user("u9")
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert states[0] is True
+    assert got and got[0].split(" ", 1)[1] == "u u9"
+
+
+async def test_audit_is_append_only_newest_first(store: RedisStore) -> None:
+    await store.append_audit({"action": "a", "n": 1})
+    await store.append_audit({"action": "b", "n": 2})
+    rows = await store.read_audit()
+    assert [r["action"] for r in rows] == ["b", "a"]
+    older = await store.read_audit(before=rows[0]["id"])
+    assert [r["action"] for r in older] == ["a"]
+
+
+async def test_counters_and_ephemeral_records(store: RedisStore) -> None:
+    assert await store.hit_counter("f", "k", 60) == 1
+    assert await store.hit_counter("f", "k", 60) == 2
+    assert (await store.counter_value("f", "k"))[0] == 2
+    await store.put_ephemeral("ns", "id", {"a": 1}, 60)
+    assert await store.take_ephemeral("ns", "id") == {"a": 1}
+    assert await store.take_ephemeral("ns", "id") is None
