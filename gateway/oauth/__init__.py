@@ -6,4 +6,19 @@ from aiohttp import web
 
 
 def setup_routes(app: web.Application) -> None:
-    """Register the authorization server's routes (filled in by the authorization-server issue)."""
+    """Register the authorization server's and the account pages' routes (before the proxy's catch-all)."""
+    from gateway.oauth import account, authorize, introspection, login, metadata, revocation, token
+
+    app.cleanup_ctx.append(login.login_ctx)
+    r = app.router
+    r.add_get("/.well-known/oauth-authorization-server", metadata.metadata, allow_head=True)
+    r.add_get("/oauth/authorize", authorize.authorize)
+    r.add_post("/oauth/consent", authorize.consent)
+    r.add_get("/oauth/login", login.login_page)
+    r.add_post("/oauth/login", login.login_submit)
+    r.add_post("/oauth/logout", login.logout)
+    r.add_post("/oauth/token", token.token)
+    r.add_post("/oauth/revoke", revocation.revoke)
+    r.add_post("/oauth/introspect", introspection.introspect)
+    r.add_get(account.PATH, account.list_authorized)
+    r.add_post(account.PATH + "/{client_id}/revoke", account.revoke_authorized)

@@ -1,0 +1,242 @@
+"""The authorization endpoint (RFC 6749 §4.1.1-4.1.2, RFC 7636 §4.3, RFC 9207) and the consent decision.
+
+Until the client and its redirect URI are verified, errors are an HTML page (never a redirect: an unverified
+URI would make us an open redirector). After that, every error goes back to the registered URI with `error`,
+`state` and `iss`. The pending request lives server-side, bound to the session; the consent form carries only
+an opaque request id and a CSRF token, so editing hidden fields cannot change what is granted.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.errors import OAuthError
+from gateway.keys import SERVICES
+from gateway.models import Application, Authorization, PendingCode
+from gateway.oauth import sessions
+from gateway.oauth.common import (
+    error_page,
+    esc,
+    page,
+    read_form,
+    redirect,
+    render,
+    resolve_scopes,
+    single_params,
+    with_params,
+)
+from gateway.oauth.login import finish, require_user
+from gateway.oauth.sessions import Session
+from gateway.security import TokenKind, mint, valid_code_challenge
+
+PENDING = "consent"
+_PENDING_TTL = 600
+
+_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
+           "code_challenge_method", "prompt")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequest:
+    app: Application
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    state: str | None
+    code_challenge: str | None
+
+
+def error_redirect(request: web.Request, redirect_uri: str, state: str | None, code: str,
+                   description: str, status: int = 302) -> web.Response:
+    params = {"error": code, "error_description": description}
+    if state is not None:
+        params["state"] = state
+    params["iss"] = request.app[SERVICES].settings.issuer
+    return redirect(with_params(redirect_uri, params), status=status)
+
+
+async def _verify_client(request: web.Request) -> tuple[Application, str, str | None] | web.Response:
+    """Client and redirect URI first: until both hold, nothing may redirect."""
+    try:
+        p = single_params(request.query, ("client_id", "redirect_uri", "state"))
+    except OAuthError as exc:
+        return error_page("Invalid request", exc.description)
+    client_id = p.get("client_id")
+    if not client_id:
+        return error_page("Invalid request", "The client_id parameter is missing.")
+    app = await request.app[SERVICES].store.get_app(client_id) if len(client_id) <= 128 else None
+    if app is None:
+        return error_page("Unknown application",
+                          "The client_id parameter does not name a registered application.")
+    redirect_uri = p.get("redirect_uri")
+    if redirect_uri is None:
+        return error_page("Invalid request", "The redirect_uri parameter is missing.")
+    # Exact string comparison (RFC 9700 §4.1.3): no prefix, pattern or normalisation games.
+    if redirect_uri != app.redirect_uri:
+        return error_page("Invalid request",
+                          "The redirect_uri parameter does not match the registered redirect URI.")
+    return app, redirect_uri, p.get("state")
+
+
+def _parse(request: web.Request, app: Application, redirect_uri: str, state: str | None) -> AuthRequest:
+    settings = request.app[SERVICES].settings
+    p = single_params(request.query, _PARAMS)
+    response_type = p.get("response_type")
+    if response_type is None:
+        raise OAuthError("invalid_request", "the response_type parameter is missing")
+    if response_type != "code":
+        raise OAuthError("unsupported_response_type", "only response_type=code is supported")
+    scopes = resolve_scopes(p.get("scope"), app, settings)
+    challenge = p.get("code_challenge")
+    method = p.get("code_challenge_method")
+    if method is not None and method != "S256":
+        raise OAuthError("invalid_request",
+                         "the code_challenge_method parameter must be S256 (plain is refused)")
+    if challenge is None:
+        if method is not None:
+            raise OAuthError("invalid_request", "the code_challenge parameter is missing")
+        if not app.server_side:
+            raise OAuthError("invalid_request",
+                             "the code_challenge parameter is required (PKCE with S256) for public clients")
+    else:
+        if method is None:
+            # RFC 7636 defaults to plain when the method is omitted; plain is refused, so S256 must be
+            # explicit.
+            raise OAuthError("invalid_request", "the code_challenge_method parameter must be S256")
+        if not valid_code_challenge(challenge):
+            raise OAuthError("invalid_request", "the code_challenge parameter is not a valid S256 challenge")
+    return AuthRequest(app, redirect_uri, scopes, state, challenge)
+
+
+async def issue_code(request: web.Request, req: AuthRequest, user_id: str, status: int) -> web.Response:
+    services = request.app[SERVICES]
+    raw_code = mint(TokenKind.CODE)
+    await services.store.save_code(
+        services.hasher.hash(raw_code),
+        PendingCode(client_id=req.app.client_id, user_id=user_id, redirect_uri=req.redirect_uri,
+                    scopes=req.scopes, code_challenge=req.code_challenge,
+                    expires_at=int(time.time()) + services.settings.code_ttl),
+    )
+    params = {"code": raw_code}
+    if req.state is not None:
+        params["state"] = req.state
+    params["iss"] = services.settings.issuer
+    return redirect(with_params(req.redirect_uri, params), status=status)
+
+
+async def authorize(request: web.Request) -> web.StreamResponse:
+    verified = await _verify_client(request)
+    if isinstance(verified, web.Response):
+        return verified
+    app, redirect_uri, state = verified
+    try:
+        req = _parse(request, app, redirect_uri, state)
+    except OAuthError as exc:
+        return error_redirect(request, redirect_uri, state, exc.code, exc.description)
+    prompt = request.query.get("prompt", "")
+
+    services = request.app[SERVICES]
+    if prompt == "none" and services.settings.login.mode == "static" and await sessions.load(request) is None:
+        return error_redirect(request, redirect_uri, state, "login_required", "the user is not signed in")
+    outcome = await require_user(request, request.path_qs)
+    if isinstance(outcome, web.Response):
+        return outcome
+    session = outcome
+    user_id = session.user_id
+    if not app.published and user_id != app.owner:
+        return finish(error_redirect(request, redirect_uri, state, "access_denied",
+                                     "this application is not published; only its owner may authorize it"),
+                      request, session)
+
+    previous = await services.store.get_authorization(user_id, app.client_id)
+    if previous is not None and set(req.scopes) <= set(previous.scopes) and prompt != "consent":
+        # Already granted: no need to ask again (the user can revoke under Authorized Applications).
+        return finish(await issue_code(request, req, user_id, 302), request, session)
+    if prompt == "none":
+        return finish(error_redirect(request, redirect_uri, state, "consent_required",
+                                     "the user has not yet authorized these scopes"), request, session)
+    return finish(await _consent_page(request, req, session), request, session)
+
+
+async def _consent_page(request: web.Request, req: AuthRequest, session: Session) -> web.Response:
+    services = request.app[SERVICES]
+    request_id = secrets.token_urlsafe(24)
+    await services.store.put_ephemeral(
+        PENDING, services.hasher.hash("sgpending|" + request_id),
+        {
+            "session": session.key(services.hasher),
+            "user_id": session.user_id,
+            "client_id": req.app.client_id,
+            "redirect_uri": req.redirect_uri,
+            "scopes": list(req.scopes),
+            "state": req.state,
+            "code_challenge": req.code_challenge,
+        },
+        _PENDING_TTL,
+    )
+    items = "\n".join(
+        f"<li><code>{esc(s)}</code> &mdash; {esc(services.settings.scopes[s])}</li>" for s in req.scopes
+    )
+    body = render("consent.html", app_name=esc(req.app.name), user_id=esc(session.user_id), scope_items=items,
+                  request_id=esc(request_id), csrf=esc(sessions.csrf_token(services.hasher, session)))
+    return page(body)
+
+
+async def consent(request: web.Request) -> web.StreamResponse:
+    """The consent decision: only the server-side pending request counts, for the session it was made in."""
+    services = request.app[SERVICES]
+    try:
+        form = single_params(await read_form(request), ("request_id", "csrf", "decision"))
+    except OAuthError as exc:
+        return error_page("Invalid request", exc.description)
+    session = await sessions.load(request)
+    if session is None:
+        return error_page("Session expired", "Your session has ended. Start again from the application.", 400)
+    if not sessions.csrf_ok(services.hasher, session, form.get("csrf")):
+        return error_page("Invalid request", "The consent form is not valid for this session (csrf).", 403)
+    request_id = form.get("request_id", "")
+    pending = await services.store.take_ephemeral(PENDING, services.hasher.hash("sgpending|" + request_id))
+    if pending is None:
+        return error_page("Request expired", "This authorization request expired or was already answered.")
+    if pending.get("session") != session.key(services.hasher) or pending.get("user_id") != session.user_id:
+        return error_page("Invalid request", "This authorization request belongs to another session.", 403)
+
+    app = await services.store.get_app(str(pending["client_id"]))
+    redirect_uri = str(pending["redirect_uri"])
+    state = pending.get("state")
+    state = state if isinstance(state, str) else None
+    if app is None or app.redirect_uri != redirect_uri:
+        return error_page("Application changed", "The application was changed or removed; start again.")
+    decision = form.get("decision")
+    if decision == "deny":
+        return error_redirect(request, redirect_uri, state, "access_denied", "the user denied the request",
+                              303)
+    if decision != "approve":
+        return error_page("Invalid request", "The decision parameter must be approve or deny.")
+    if not app.published and session.user_id != app.owner:
+        return error_redirect(request, redirect_uri, state, "access_denied",
+                              "this application is not published; only its owner may authorize it", 303)
+    # The app's ticked scopes may have shrunk while the page was open: grant only what is still allowed.
+    scopes = tuple(s for s in pending["scopes"] if s in app.scopes)
+    if not scopes:
+        return error_redirect(request, redirect_uri, state, "invalid_scope",
+                              "none of the requested scopes is still allowed for this application", 303)
+    previous = await services.store.get_authorization(session.user_id, app.client_id)
+    granted = set(scopes) | (set(previous.scopes) if previous else set())
+    now = time.time()
+    await services.store.record_authorization(Authorization(
+        user_id=session.user_id, client_id=app.client_id,
+        scopes=tuple(s for s in services.settings.scopes if s in granted),
+        authorized_at=now,
+    ))
+    await services.store.append_audit({
+        "action": "authorization.granted", "actor": f"user:{session.user_id}", "user_id": session.user_id,
+        "client_id": app.client_id, "scopes": list(scopes),
+    })
+    code_challenge = pending.get("code_challenge")
+    req = AuthRequest(app, redirect_uri, scopes, state,
+                      code_challenge if isinstance(code_challenge, str) else None)
+    return await issue_code(request, req, session.user_id, 303)

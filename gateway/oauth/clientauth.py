@@ -1,0 +1,109 @@
+"""Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3.1, §3.2.1).
+
+Server-side applications use client_secret_basic or client_secret_post (exactly one); public applications send
+only their client_id and prove possession with PKCE instead. Failures are counted per client and per address
+in fixed windows; past the limit every attempt is refused with 429 before any secret is compared, so guessing
+cannot continue.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from urllib.parse import unquote
+
+from aiohttp import hdrs, web
+from multidict import MultiDictProxy
+
+from gateway.errors import InvalidClient, OAuthError, ThrottledError
+from gateway.keys import SERVICES
+from gateway.models import Application
+from gateway.oauth.common import single_params
+
+log = logging.getLogger("scopegate.oauth.clientauth")
+
+_NAMESPACE = "client_auth_fail"
+
+
+def _basic_credentials(request: web.Request) -> tuple[str, str] | None:
+    values = request.headers.getall(hdrs.AUTHORIZATION, [])
+    if not values:
+        return None
+    if len(values) > 1:
+        raise OAuthError("invalid_request", "the Authorization header is repeated")
+    scheme, _, encoded = values[0].partition(" ")
+    if scheme.lower() != "basic":
+        raise InvalidClient("the Authorization header must use the Basic scheme")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidClient("the Authorization header is not valid Basic credentials") from exc
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        raise InvalidClient("the Authorization header is not valid Basic credentials")
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+    return unquote(user.replace("+", " ")), unquote(password.replace("+", " "))
+
+
+async def _throttle_check(request: web.Request, keys: list[str]) -> None:
+    services = request.app[SERVICES]
+    limit = services.settings.client_auth_max_failures
+    for key in keys:
+        count, reset = await services.store.counter_value(_NAMESPACE, key)
+        if count >= limit:
+            raise ThrottledError(max(reset, 1), "too many failed client authentications; retry later")
+
+
+async def _failed(request: web.Request, keys: list[str], description: str) -> InvalidClient:
+    services = request.app[SERVICES]
+    for key in keys:
+        await services.store.hit_counter(_NAMESPACE, key, services.settings.client_auth_window)
+    log.info("client authentication failed")
+    return InvalidClient(description)
+
+
+async def authenticate_client(
+    request: web.Request, form: MultiDictProxy[str], *, allow_public: bool = True
+) -> Application:
+    """The authenticated application, or InvalidClient (401) / ThrottledError (429).
+
+    `allow_public=False` (introspection) demands a secret: a public client has no credential to prove.
+    """
+    services = request.app[SERVICES]
+    basic = _basic_credentials(request)
+    p = single_params(form, ("client_id", "client_secret"))
+    if basic is not None and "client_secret" in p:
+        raise OAuthError("invalid_request", "use one client authentication method, not both "
+                                            "(Authorization header and client_secret parameter)")
+    if basic is not None:
+        client_id, secret = basic
+        if "client_id" in p and p["client_id"] != client_id:
+            raise OAuthError("invalid_request",
+                             "the client_id parameter does not match the Authorization header")
+    else:
+        if "client_id" not in p:
+            raise InvalidClient("the client_id parameter is missing (or use HTTP Basic authentication)")
+        client_id, secret = p["client_id"], p.get("client_secret", "")
+
+    keys = [f"a:{request.remote or '-'}"]
+    if 0 < len(client_id) <= 128:
+        keys.append(f"c:{client_id}")
+    await _throttle_check(request, keys)
+    if not 0 < len(client_id) <= 128:
+        raise await _failed(request, keys, "the client_id parameter does not name a registered application")
+    app = await services.store.get_app(client_id)
+    if app is None:
+        raise await _failed(request, keys, "the client_id parameter does not name a registered application")
+    if secret:
+        hashes = await services.store.secret_hashes(client_id)
+        # Compare against every live secret (current and any in its rotation grace) without stopping early.
+        matched = False
+        for stored in hashes:
+            matched |= services.hasher.matches(secret, stored)
+        if not matched:
+            raise await _failed(request, keys, "the client secret is not valid for this client")
+        return app
+    if app.server_side or not allow_public:
+        raise await _failed(request, keys, "this client must authenticate with its client secret")
+    return app  # a public client: it proves itself with PKCE at the token endpoint

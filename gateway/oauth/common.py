@@ -1,0 +1,146 @@
+"""Shared pieces of the authorization server: page headers, templates, form parsing, scope resolution,
+redirects."""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from string import Template
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from aiohttp import web
+from multidict import MultiDict, MultiDictProxy, MultiMapping
+
+from gateway.errors import OAuthError
+from gateway.models import Application
+from gateway.settings import IPNetwork, Settings
+
+_TEMPLATES = Path(__file__).parent / "templates"
+_cache: dict[str, Template] = {}
+
+# Every page of the authorization server is a security surface: it must never be framed (clickjacking of the
+# consent button), cached (it carries CSRF tokens and pending requests) or leak its URL (state, codes) in
+# Referer.
+PAGE_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+NO_STORE: Mapping[str, str] = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def render(name: str, **values: str) -> str:
+    """Fill a template; callers pass values escaped with `esc` (or fragments built from escaped parts)."""
+    tpl = _cache.get(name)
+    if tpl is None:
+        tpl = Template((_TEMPLATES / name).read_text(encoding="utf-8"))
+        _cache[name] = tpl
+    return tpl.substitute(values)
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def page(body: str, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=body, content_type="text/html", charset="utf-8",
+                        headers=dict(PAGE_HEADERS))
+
+
+def error_page(title: str, message: str, status: int = 400) -> web.Response:
+    """The HTML error page of the browser-facing endpoints (never a redirect to an unverified URI)."""
+    return page(render("error.html", title=esc(title), message=esc(message)), status=status)
+
+
+def redirect(location: str, status: int = 302) -> web.Response:
+    return web.Response(status=status, headers={**PAGE_HEADERS, "Location": location})
+
+
+def with_params(uri: str, params: Mapping[str, str]) -> str:
+    """Append parameters to a registered redirect URI, keeping the query it already has (RFC 6749 §3.1.2)."""
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def single_params(params: MultiMapping[str], names: Iterable[str]) -> dict[str, str]:
+    """The named parameters, each at most once (RFC 6749 §3.1: parameters must not be repeated)."""
+    out: dict[str, str] = {}
+    for name in names:
+        values = params.getall(name, [])
+        if len(values) > 1:
+            raise OAuthError("invalid_request", f"the {name} parameter is repeated")
+        if values and values[0] != "":
+            out[name] = values[0]
+    return out
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The urlencoded body of a token-style request (RFC 6749 §4.1.3 requires that content type)."""
+    ctype = request.content_type
+    if ctype != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "the request body must be application/x-www-form-urlencoded")
+    form = await request.post()
+    return MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))
+
+
+def resolve_scopes(requested: str | None, app: Application, settings: Settings) -> tuple[str, ...]:
+    """The scopes a request means, in catalog order.
+
+    Omitted = the application's ticked scopes; an alias expands (`*` = every ticked scope); anything unknown
+    or not ticked is rejected, never silently dropped.
+    """
+    ticked = set(app.scopes)
+    if requested is None:
+        wanted = set(ticked)
+    else:
+        names = requested.split(" ")
+        if any(n == "" for n in names):
+            raise OAuthError("invalid_scope",
+                             "the scope parameter must be scope names separated by single spaces")
+        wanted = set()
+        bad: list[str] = []
+        for name in names:
+            alias = settings.scope_aliases.get(name)
+            if alias is not None:
+                wanted |= ticked if alias == ("*",) else set(alias)
+                if alias != ("*",):
+                    bad.extend(s for s in alias if s not in ticked)
+            elif name not in settings.scopes or name not in ticked:
+                bad.append(name)
+            else:
+                wanted.add(name)
+        if bad:
+            raise OAuthError("invalid_scope",
+                             f"scope not allowed for this application: {' '.join(sorted(set(bad)))}")
+    if not wanted:
+        raise OAuthError("invalid_scope", "the scope parameter names no scope")
+    return tuple(s for s in settings.scopes if s in wanted)
+
+
+def peer_in(peer: str | None, networks: Sequence[IPNetwork]) -> bool:
+    if not peer:
+        return False
+    try:
+        addr = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(addr in net for net in networks)
+
+
+def safe_local_path(value: str | None) -> str | None:
+    """A return path that stays on this server: only our own browser-facing paths, never `//host` or `\\`."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if any(ord(c) < 0x20 for c in value):
+        return None
+    if not (value.startswith("/oauth/authorize") or value.startswith("/account/")):
+        return None
+    return value

@@ -1,0 +1,231 @@
+"""Who the user is, per `login.mode`: static users (a form), a trusted SSO header, or the upstream's own
+session.
+
+Each source answers `require_user`: the user and a gateway session bound to them (created when the browser has
+none for that user, so consent and account actions always have a session to bind their CSRF tokens to), or the
+response that gets the browser logged in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode
+
+import aiohttp
+from aiohttp import web
+
+from gateway.errors import UpstreamUnavailable
+from gateway.keys import SERVICES
+from gateway.oauth import sessions
+from gateway.oauth.common import (
+    error_page,
+    esc,
+    page,
+    peer_in,
+    read_form,
+    redirect,
+    render,
+    safe_local_path,
+    single_params,
+)
+from gateway.oauth.sessions import Session
+from gateway.security import constant_time_equal, hash_password, verify_password
+
+log = logging.getLogger("scopegate.oauth.login")
+
+_USER_ID = re.compile(r"^[A-Za-z0-9._@:+\-]{1,128}$")
+_LOGIN_NONCE_COOKIE = "sg_login"
+_DEFAULT_AFTER_LOGIN = "/account/authorized-applications"
+
+
+@dataclass
+class _Http:
+    """The client session that asks the upstream who is logged in (made on first use, closed at cleanup)."""
+
+    session: aiohttp.ClientSession | None = None
+    dummy_hash: list[str] = field(default_factory=list)
+
+
+LOGIN_STATE = web.AppKey("oauth_login_state", _Http)
+
+
+async def login_ctx(app: web.Application) -> AsyncIterator[None]:
+    state = _Http()
+    app[LOGIN_STATE] = state
+    yield
+    if state.session is not None:
+        await state.session.close()
+
+
+def _valid_user_id(value: object) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and _USER_ID.match(value) else None
+
+
+async def _upstream_user(request: web.Request) -> str | None:
+    """Ask the upstream, with the browser's cookies, who is logged in: 200 + JSON user id, else nobody."""
+    services = request.app[SERVICES]
+    login = services.settings.login
+    state = request.app[LOGIN_STATE]
+    if state.session is None:
+        state.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=services.settings.connect_timeout + 5,
+                                          connect=services.settings.connect_timeout),
+            cookie_jar=aiohttp.DummyCookieJar(),  # never remember one user's cookies for the next
+        )
+    headers = {"Accept": "application/json"}
+    cookie = request.headers.get("Cookie")
+    if cookie:
+        headers["Cookie"] = cookie
+    try:
+        async with state.session.get(login.session_url, headers=headers, allow_redirects=False) as resp:
+            if resp.status != 200:
+                return None
+            body = await resp.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise UpstreamUnavailable("the login service is unavailable") from exc
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return _valid_user_id(data.get(login.user_id_field)) if isinstance(data, dict) else None
+
+
+def _header_user(request: web.Request) -> str | None:
+    """The SSO proxy's header, believed only when the connection comes from one of the configured proxies."""
+    login = request.app[SERVICES].settings.login
+    if not peer_in(request.remote, login.trusted_proxies):
+        return None
+    values = request.headers.getall(login.header, [])
+    return _valid_user_id(values[0].strip()) if len(values) == 1 else None
+
+
+async def require_user(request: web.Request, return_to: str) -> Session | web.Response:
+    """The logged-in user's session, or the response that logs the browser in and returns to `return_to`."""
+    services = request.app[SERVICES]
+    login = services.settings.login
+    session = await sessions.load(request)
+    if login.mode == "static":
+        if session is not None:
+            return session
+        return redirect(f"/oauth/login?{urlencode({'next': return_to})}", status=303)
+    if login.mode == "trusted_header":
+        user_id = _header_user(request)
+        if user_id is None:
+            return error_page("Sign-in required", "You are not signed in through the single sign-on service.",
+                              status=401)
+    else:
+        user_id = await _upstream_user(request)
+        if user_id is None:
+            back = services.settings.issuer + return_to  # from public_url, never from the request's Host
+            sep = "&" if "?" in login.login_url else "?"
+            return redirect(f"{login.login_url}{sep}{quote(login.return_param)}={quote(back, safe='')}",
+                            status=302)
+    if session is not None and session.user_id == user_id:
+        return session
+    return await sessions.create(request, user_id)
+
+
+def finish(response: web.StreamResponse, request: web.Request, session: Session) -> web.StreamResponse:
+    if session.fresh:
+        sessions.set_cookie(response, request, session)
+    return response
+
+
+# --- the static login form ----------------------------------------------------------------------------------
+
+
+def _login_csrf(request: web.Request, nonce: str) -> str:
+    return request.app[SERVICES].hasher.hash("sglogin|" + nonce)
+
+
+def _form(request: web.Request, next_path: str, message: str, status: int) -> web.Response:
+    # Login CSRF: the form token is tied to a nonce cookie, so a third-party site cannot log the browser in as
+    # the attacker (who would then see what the victim authorizes).
+    nonce = secrets.token_urlsafe(24)
+    error_html = f'<p class="error" role="alert">{esc(message)}</p>' if message else ""
+    resp = page(render("login.html", next=esc(next_path), csrf=esc(_login_csrf(request, nonce)),
+                       error=error_html), status=status)
+    settings = request.app[SERVICES].settings
+    resp.set_cookie(_LOGIN_NONCE_COOKIE, nonce, max_age=900, path="/oauth/login", httponly=True,
+                    secure=settings.secure_cookies, samesite="Strict")
+    return resp
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    mode = services.settings.login.mode
+    next_path = safe_local_path(request.query.get("next")) or _DEFAULT_AFTER_LOGIN
+    if mode != "static":
+        outcome = await require_user(request, next_path)
+        if isinstance(outcome, web.Response):
+            return outcome
+        return finish(redirect(next_path, status=303), request, outcome)
+    return _form(request, next_path, "", 200)
+
+
+async def _dummy_hash(request: web.Request, loop: asyncio.AbstractEventLoop) -> str:
+    state = request.app[LOGIN_STATE]
+    if not state.dummy_hash:
+        state.dummy_hash.append(await loop.run_in_executor(None, hash_password, secrets.token_urlsafe(16)))
+    return state.dummy_hash[0]
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    settings = services.settings
+    if settings.login.mode != "static":
+        return error_page("Not available", "This server does not sign users in with a password.", status=404)
+    form = single_params(await read_form(request), ("username", "password", "csrf", "next"))
+    next_path = safe_local_path(form.get("next")) or _DEFAULT_AFTER_LOGIN
+    nonce = request.cookies.get(_LOGIN_NONCE_COOKIE, "")
+    if not nonce or not constant_time_equal(_login_csrf(request, nonce), form.get("csrf", "")):
+        return _form(request, next_path, "Your sign-in form expired. Please try again.", 400)
+
+    username = form.get("username", "")
+    address = request.remote or "-"
+    window = settings.client_auth_window
+    limit = settings.client_auth_max_failures
+    for key in (f"u:{username[:128]}", f"a:{address}"):
+        count, reset = await services.store.counter_value("login_fail", key)
+        if count >= limit:
+            resp = _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429)
+            resp.headers["Retry-After"] = str(max(reset, 1))
+            return resp
+
+    user = next((u for u in settings.login.users if u.username == username), None)
+    loop = asyncio.get_running_loop()
+    # scrypt takes tens of milliseconds: off the event loop. Unknown users still pay for one hash (no timing
+    # oracle).
+    stored = user.password_hash if user is not None else await _dummy_hash(request, loop)
+    ok = await loop.run_in_executor(None, verify_password, form.get("password", ""), stored)
+    if user is None or not ok:
+        for key in (f"u:{username[:128]}", f"a:{address}"):
+            await services.store.hit_counter("login_fail", key, window)
+        log.info("login failed")
+        return _form(request, next_path, "Invalid username or password.", 401)
+
+    await sessions.destroy(request)
+    session = await sessions.create(request, user.user_id)
+    resp = redirect(next_path, status=303)
+    resp.del_cookie(_LOGIN_NONCE_COOKIE, path="/oauth/login")
+    return finish(resp, request, session)
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = await sessions.load(request)
+    form = single_params(await read_form(request), ("csrf",))
+    services = request.app[SERVICES]
+    if session is None or not sessions.csrf_ok(services.hasher, session, form.get("csrf")):
+        return error_page("Not signed out", "The sign-out request was not valid.", status=400)
+    await sessions.destroy(request)
+    resp = redirect("/oauth/login", status=303)
+    sessions.clear_cookie(resp, request)
+    return resp
