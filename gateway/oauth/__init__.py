@@ -9,7 +9,7 @@ def setup_routes(app: web.Application) -> None:
     """Register the authorization server's and the account pages' routes (before the proxy's catch-all)."""
     from gateway.oauth import account, authorize, introspection, login, metadata, revocation, token
 
-    app.cleanup_ctx.append(login.login_ctx)
+    login.setup(app)
     r = app.router
     r.add_get("/.well-known/oauth-authorization-server", metadata.metadata, allow_head=True)
     r.add_get("/oauth/authorize", authorize.authorize)

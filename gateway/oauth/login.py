@@ -13,7 +13,6 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
@@ -55,12 +54,15 @@ class _Http:
 LOGIN_STATE = web.AppKey("oauth_login_state", _Http)
 
 
-async def login_ctx(app: web.Application) -> AsyncIterator[None]:
-    state = _Http()
-    app[LOGIN_STATE] = state
-    yield
-    if state.session is not None:
-        await state.session.close()
+def setup(app: web.Application) -> None:
+    app[LOGIN_STATE] = _Http()
+
+    async def close(app: web.Application) -> None:
+        session = app[LOGIN_STATE].session
+        if session is not None:
+            await session.close()
+
+    app.on_cleanup.append(close)
 
 
 def _valid_user_id(value: object) -> str | None:

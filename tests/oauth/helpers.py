@@ -153,3 +153,22 @@ async def full_flow(client: Client, reg: Registered, scope: str | None = None) -
     assert resp.status == 200, await resp.text()
     body: dict[str, Any] = await resp.json()
     return body
+
+
+class SecondBrowser:
+    """Another browser (own cookie jar) against the same running test server."""
+
+    def __init__(self, client: Client) -> None:
+        import aiohttp
+
+        self._base = client
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.session.get(self._base.make_url(path), **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.session.post(self._base.make_url(path), **kw)
+
+    async def close(self) -> None:
+        await self.session.close()
