@@ -128,9 +128,7 @@ async def test_missing_required_fields_are_all_named(env):
 
 @pytest.mark.parametrize("data", [b"{not json", b"[1, 2]", b'"a string"', b"", b"\xff\xfe"])
 async def test_bad_json_is_400(env, data):
-    resp = await env.admin.post(
-        "/admin/applications", data=data, headers={**AUTH, "Content-Type": "application/json"}
-    )
+    resp = await env.admin.post("/admin/applications", data=data, headers={**AUTH, "Content-Type": "application/json"})
     assert resp.status == 400
     assert (await resp.json())["error"] == "bad_request"
 
@@ -218,9 +216,7 @@ async def test_delete_then_second_delete_is_404(env):
     assert body["client_id"] == cid and body["deleted"] is True
     assert (await env.admin.get(f"/admin/applications/{cid}", headers=AUTH)).status == 404
     assert (await env.admin.delete(f"/admin/applications/{cid}", headers=AUTH)).status == 404
-    assert (
-        await env.admin.patch(f"/admin/applications/{cid}", json={"name": "x"}, headers=AUTH)
-    ).status == 404
+    assert (await env.admin.patch(f"/admin/applications/{cid}", json={"name": "x"}, headers=AUTH)).status == 404
     assert (await env.admin.post(f"/admin/applications/{cid}/secret", headers=AUTH)).status == 404
     listed = await (await env.admin.get("/admin/applications", headers=AUTH)).json()
     assert listed == {"applications": []}

@@ -48,9 +48,7 @@ async def test_right_token_is_accepted_and_wrong_one_named_in_challenge(env):
     assert 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
     resp = await env.admin.get("/admin/applications")
     assert resp.status == 401
-    assert (
-        "error=" not in resp.headers["WWW-Authenticate"]
-    )  # RFC 6750 §3.1: no error code without credentials
+    assert "error=" not in resp.headers["WWW-Authenticate"]  # RFC 6750 §3.1: no error code without credentials
 
 
 async def test_no_admin_token_configured_fails_closed(make_admin):
@@ -65,9 +63,7 @@ async def test_no_admin_token_configured_fails_closed(make_admin):
 async def test_several_tokens_for_rotation_and_audit_names_the_index_not_the_token(make_admin):
     second = "second-admin-token-abcdefghij"
     env = await make_admin(env={"SCOPEGATE_ADMIN_TOKEN": f"{ADMIN_TOKEN},{second}"})
-    resp = await env.admin.post(
-        "/admin/applications", json=NEW_APP, headers={"Authorization": f"Bearer {second}"}
-    )
+    resp = await env.admin.post("/admin/applications", json=NEW_APP, headers={"Authorization": f"Bearer {second}"})
     assert resp.status == 201
     resp = await env.admin.get("/admin/audit", headers=AUTH)
     text = await resp.text()

@@ -23,9 +23,7 @@ async def test_unticked_scope_is_gone_from_a_live_token_at_once(env):
     # Warm every cache: the token works on both routes.
     assert (await env.call(issued.access_token, "/v1/events")).status == 200
     assert (await env.call(issued.access_token, "/v1/contacts")).status == 200
-    resp = await env.admin.patch(
-        f"/admin/applications/{cid}", json={"scopes": ["contacts:read"]}, headers=AUTH
-    )
+    resp = await env.admin.patch(f"/admin/applications/{cid}", json={"scopes": ["contacts:read"]}, headers=AUTH)
     assert resp.status == 200
     # The very next request, no waiting (other processes: see test_multiprocess.py).
     resp = await env.call(issued.access_token, "/v1/events")
