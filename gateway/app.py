@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import health, services as lifecycle
+from gateway import health
+from gateway import services as lifecycle
 from gateway.keys import SERVICES
 from gateway.middleware import gateway_middleware
 from gateway.oauth import setup_routes as setup_oauth

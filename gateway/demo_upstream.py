@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-_SAMPLE = {
+_SAMPLE: dict[str, dict[str, object]] = {
     "/v1/events": {"events": [{"id": 1, "title": "Dentist", "start_time": "2026-12-01T09:00:00-08:00"}]},
     "/v1/contacts": {"contacts": [{"id": 7, "name": "Ada Lovelace", "phone": "+15555550100"}]},
     "/v1/status": {"status": "ok"},
@@ -13,7 +13,7 @@ _SAMPLE = {
 
 async def handle(request: web.Request) -> web.Response:
     body = await request.read()
-    payload = {
+    payload: dict[str, object] = {
         **_SAMPLE.get(request.path, {}),
         "demo_upstream": {
             "method": request.method,

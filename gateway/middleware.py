@@ -51,9 +51,7 @@ def error_response(exc: errors.GatewayError, realm: str) -> web.Response:
         headers["WWW-Authenticate"] = challenge
     elif isinstance(exc, errors.InvalidClient):
         headers["WWW-Authenticate"] = f'Basic realm="{_quote(realm)}"'
-    elif isinstance(exc, errors.StoreUnavailable):
-        headers["Retry-After"] = str(exc.retry_after)
-    elif isinstance(exc, errors.ThrottledError):
+    elif isinstance(exc, (errors.StoreUnavailable, errors.ThrottledError)):
         headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, errors.Invalid):
         body["fields"] = exc.fields

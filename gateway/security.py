@@ -23,7 +23,7 @@ class TokenKind(Enum):
     ACCESS = "sgat_"
     REFRESH = "sgrt_"
     CODE = "sgac_"
-    CLIENT_SECRET = "sgcs_"
+    CLIENT_SECRET = "sgcs_"  # noqa: S105 - a prefix, not a secret
 
     @property
     def prefix(self) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -29,9 +31,9 @@ class Services:
     http: aiohttp.ClientSession | None = None  # the one pooled upstream client session
     scopes_ready: bool = False  # the scope-bit registry is loaded: tokens can be read and written
 
-    def spawn(self, coro: object, name: str) -> asyncio.Task[object]:
+    def spawn(self, coro: Coroutine[Any, Any, object], name: str) -> asyncio.Task[object]:
         """Fire-and-forget work (clean-up, last-used updates) that is kept referenced and cancelled at stop."""
-        task: asyncio.Task[object] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)
         task.set_name(name)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
@@ -67,7 +69,7 @@ async def start(services: Services) -> None:
             try:
                 await services.store.init_scopes(settings.scopes)
                 break
-            except Exception as exc:  # noqa: BLE001 - keep trying; readiness stays false meanwhile
+            except Exception as exc:
                 log.warning("store not ready (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)

@@ -147,14 +147,16 @@ class _Checker:
         self.problems: list[ConfigProblem] = []
 
     def bad(self, path: str, message: str) -> None:
-        line = self.lines.get(path)
-        while line is None and path:
-            path_parent = path.rsplit(".", 1)[0] if "." in path else path.split("[", 1)[0]
-            if path_parent == path:
+        # A missing key has no line of its own: report the line of the nearest enclosing key.
+        where = path
+        line = self.lines.get(where)
+        while line is None and where:
+            parent = where.rsplit(".", 1)[0] if "." in where else where.split("[", 1)[0]
+            if parent == where:
                 break
-            path = path_parent
-            line = self.lines.get(path)
-        self.problems.append(ConfigProblem(path if path in self.lines else path, message, line))
+            where = parent
+            line = self.lines.get(where)
+        self.problems.append(ConfigProblem(path, message, line))
 
     def mapping(self, value: Any, path: str, allowed: set[str]) -> dict[str, Any]:
         if value is None:
@@ -270,7 +272,7 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         if env.get(env_name):
             top = {**top, key: env[env_name]}
 
-    listen_host, listen_port = _hostport(c, c.string(top, "listen", "", "0.0.0.0:8080"), "listen")  # noqa: S104
+    listen_host, listen_port = _hostport(c, c.string(top, "listen", "", "0.0.0.0:8080"), "listen")
     admin_host, admin_port = _hostport(c, c.string(top, "admin_listen", "", "127.0.0.1:8081"), "admin_listen")
     public_url = _http_url(c, c.string(top, "public_url", ""), "public_url", allow_path=False)
     demo_upstream = c.boolean(top, "demo_upstream", "", False)

@@ -8,10 +8,11 @@ what it affects. While the subscription is down nothing cached is trusted. Concu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gateway.errors import InvalidToken
 from gateway.models import AccessTokenRecord, AppState, Grant, Principal
@@ -55,7 +56,7 @@ class TokenValidator:
         self._tokens: _Bounded[AccessTokenRecord] = _Bounded(max_entries)
         # Grants, app states and epochs are few (one per authorization) and shared by many tokens.
         self._facts: _Bounded[_Facts] = _Bounded(max_entries)
-        self._inflight: dict[str, asyncio.Future[object]] = {}
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._generation = 0
         self.subscribed = False
         self._on_propagation = on_propagation
@@ -118,8 +119,9 @@ class TokenValidator:
         """Single-flight: concurrent misses for one key make one store call."""
         pending = self._inflight.get(key)
         if pending is not None:
-            return await asyncio.shield(pending)  # type: ignore[return-value]
-        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            shared: T = await asyncio.shield(pending)
+            return shared
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
             value = await fetch()
@@ -165,10 +167,8 @@ class TokenValidator:
             log.warning("unknown revocation message kind %r: dropping every cached fact", kind)
             self.clear()
         if self._on_propagation is not None:
-            try:
+            with contextlib.suppress(ValueError):  # a message without a timestamp still invalidated
                 self._on_propagation(max(0.0, time.time() - float(ts_text)))
-            except ValueError:
-                pass
 
     def _drop_facts(self, affected: Callable[[str, str, str], bool]) -> None:
         # Revocations are rare and the facts cache holds one entry per authorization, so a scan is cheap here.

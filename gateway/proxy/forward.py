@@ -7,7 +7,6 @@ starts map to 502/504; after it starts the client connection is cut, since a sta
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -66,7 +65,7 @@ async def forward(
         )
     except PayloadTooLarge:
         raise
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamTimeout("the upstream did not answer in time", reason="upstream_timeout") from exc
     except aiohttp.ClientError as exc:
         if isinstance(exc.__cause__, PayloadTooLarge) or isinstance(exc.__context__, PayloadTooLarge):
@@ -86,7 +85,7 @@ async def forward(
         try:
             async for chunk in upstream.content.iter_chunked(CHUNK):
                 await out.write(chunk)
-        except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
             # Headers are gone; the only honest signal left is to cut the connection mid-body.
             log.warning("upstream body interrupted: %s", type(exc).__name__)
             if request.transport is not None:

@@ -3,6 +3,7 @@ tested without a server; the handler is "decide, then forward". RFC 6750 §2.1 (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.errors import (
@@ -34,7 +35,7 @@ class Decider:
         self._table = table
         self._validator = validator
         self._basic_passthrough = basic_auth == "passthrough"
-        self.ready = lambda: True  # replaced by the handler with "scopes loaded"
+        self.ready: Callable[[], bool] = lambda: True  # the handler makes it "scope registry loaded"
 
     async def decide(self, method: str, raw_target: str, authorization: list[str]) -> Decision:
         target = canonicalize(raw_target)

@@ -64,7 +64,9 @@ class RedisStore:
     """Token store, application registry, revocation epochs, pub/sub and audit on one Redis."""
 
     def __init__(self, client: aioredis.Redis, *, embedded: bool = False) -> None:
-        self._r = client
+        # decode_responses=True: every reply is str. redis-py types replies as bytes | str, so the client is
+        # handled as the untyped wire it is, and this module converts at the boundary.
+        self._r: Any = client
         self.embedded = embedded
         self._bit_of: dict[str, int] = {}
         self._scope_of: dict[int, str] = {}
@@ -499,7 +501,7 @@ class RedisStore:
             v = await self._r.get(ks.code_used(code_hash))
         except _UNAVAILABLE as exc:
             raise StoreUnavailable("token store unreachable") from exc
-        return v
+        return str(v) if v is not None else None
 
     async def invalidate_codes_for(self, client_id: str) -> None:
         """Codes carry their redirect URI and client; validation at redemption re-checks both against the
@@ -708,7 +710,7 @@ class RedisStore:
     async def append_audit(self, event: dict[str, Any]) -> str:
         fields = {"ts": repr(time.time()), **{k: json.dumps(v) for k, v in event.items()}}
         try:
-            return str(await self._r.xadd(ks.AUDIT, fields))  # type: ignore[arg-type]
+            return str(await self._r.xadd(ks.AUDIT, fields))
         except _UNAVAILABLE as exc:
             raise StoreUnavailable("token store unreachable") from exc
 
@@ -776,7 +778,7 @@ class RedisStore:
 async def _quiet_close(pubsub: Any) -> None:
     try:
         await pubsub.aclose()
-    except Exception:  # noqa: BLE001 - closing a broken connection may fail in many ways; nothing to do
+    except Exception:
         log.debug("pubsub close failed", exc_info=True)
 
 

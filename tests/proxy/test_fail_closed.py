@@ -32,13 +32,14 @@ async def test_redis_down_is_503_never_a_pass_and_recovers(make_gateway, echo_up
         assert (await client.get("/v1/events", headers=bearer("sgat_" + "x" * 49))).status == 401
     finally:
         redis_server.start()
-    status = 0
-    for _ in range(300):
-        status = (await client.get("/v1/events", headers=bearer(tokens.access_token))).status
+    status, body = 0, ""
+    for _ in range(750):
+        resp = await client.get("/v1/events", headers=bearer(tokens.access_token))
+        status, body = resp.status, await resp.text()
         if status == 200:
             break
         await asyncio.sleep(0.02)
-    assert status == 200
+    assert status == 200, body
     assert (await client.get("/readyz")).status == 200
 
 

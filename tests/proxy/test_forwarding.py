@@ -155,7 +155,7 @@ async def test_client_disconnect_cancels_the_upstream_call(gw):
         return web.Response(text="done")
 
     upstream.special = special
-    reader, writer = await asyncio.open_connection(client.host, client.port)
+    _, writer = await asyncio.open_connection(client.host, client.port)
     writer.write(b"GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tokens.access_token.encode()
                  + b"\r\n\r\n")
     await writer.drain()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from gateway.issuance import start_grant
 from gateway import applications
+from gateway.issuance import start_grant
 
 
 async def test_allowed_request_reaches_upstream_with_identity(make_gateway, echo_upstream):

@@ -113,7 +113,7 @@ def test_check_config_command_exit_codes(tmp_path: Path) -> None:
 
 def test_routes_explain(tmp_path: Path) -> None:
     cfg = str(ROOT / "config" / "demo.yaml")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "gateway.cli", "routes", "explain", "--config", cfg, *a],  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "gateway.cli", "routes", "explain", "--config", cfg, *a],
                                     capture_output=True, text=True)
     allowed = run("GET", "/v1/events?x=1")
     assert allowed.returncode == 0 and "events.list" in allowed.stdout and "events:read" in allowed.stdout
