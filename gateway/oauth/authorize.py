@@ -182,7 +182,7 @@ async def _consent_page(request: web.Request, req: AuthRequest, session: Session
     )
     body = render("consent.html", app_name=esc(req.app.name), user_id=esc(session.user_id), scope_items=items,
                   request_id=esc(request_id), csrf=esc(sessions.csrf_token(services.hasher, session)))
-    return page(body)
+    return page(body, form_target=req.app.redirect_uri)
 
 
 async def consent(request: web.Request) -> web.StreamResponse:

@@ -49,9 +49,16 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def page(body: str, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=body, content_type="text/html", charset="utf-8",
-                        headers=dict(PAGE_HEADERS))
+def page(body: str, status: int = 200, *, form_target: str | None = None) -> web.Response:
+    """An HTML page with the security headers. `form_target`: a URI the page's form may end up at through a
+    redirect (Chromium applies CSP form-action to redirects too, so the consent form needs the client's origin)."""
+    headers = dict(PAGE_HEADERS)
+    if form_target:
+        parts = urlsplit(form_target)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+            "form-action 'self'", f"form-action 'self' {origin}")
+    return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=headers)
 
 
 def error_page(title: str, message: str, status: int = 400) -> web.Response:
