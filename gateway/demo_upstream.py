@@ -26,8 +26,31 @@ async def handle(request: web.Request) -> web.Response:
     return web.json_response(payload)
 
 
+async def stream_bytes(request: web.Request) -> web.StreamResponse:
+    """GET /demo/bytes/{n}: n zero bytes, streamed (lets a newcomer or a test watch large downloads pass through)."""
+    n = int(request.match_info["n"])
+    resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    resp.content_length = n
+    await resp.prepare(request)
+    chunk = bytes(65536)
+    while n > 0:
+        await resp.write(chunk[: min(n, len(chunk))])
+        n -= len(chunk)
+    return resp
+
+
+async def count_upload(request: web.Request) -> web.Response:
+    """POST /demo/upload: counts the body without keeping it."""
+    total = 0
+    async for chunk in request.content.iter_chunked(65536):
+        total += len(chunk)
+    return web.json_response({"received": total})
+
+
 def build_demo_upstream() -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_get(r"/demo/bytes/{n:\d{1,12}}", stream_bytes)
+    app.router.add_post("/demo/upload", count_upload)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
