@@ -1,0 +1,1 @@
+"""`python -m bench`: scopegate side by side with nginx + auth_request, on loopback. See bench/README.md."""

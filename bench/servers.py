@@ -1,0 +1,171 @@
+"""Start the servers under test on loopback: Redis, the upstream, the peer (nginx + auth service), scopegate."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bench.procs import LOOPBACK, Procs, free_port, wait_port, which
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_CORE = 0
+CLIENT_CORE = 1
+
+# The upstream's answer to every GET: 213 bytes of JSON (the size of the reference measurements).
+_BODY = {"data": [{"id": 1, "title": "Standup", "start": "2024-05-01T09:00:00Z", "end": "2024-05-01T09:15:00Z"},
+                  {"id": 2, "title": "Review", "start": "2024-05-01T15:00:00Z"}], "next": None}
+
+
+def upstream_body() -> str:
+    text = json.dumps(_BODY, separators=(",", ":"))
+    pad = 213 - len(text) - len(',"pad":""')
+    text = text[:-1] + ',"pad":"' + "x" * pad + '"}'
+    assert len(text.encode()) == 213, len(text)
+    return text
+
+
+@dataclass
+class Gateway:
+    proc: subprocess.Popen[bytes]
+    port: int
+    admin_port: int
+    name: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.admin_port}"
+
+
+class Stack:
+    """The processes of one benchmark run; everything is stopped by `procs` on exit."""
+
+    def __init__(self, procs: Procs, workdir: Path, *, access_log: bool) -> None:
+        self.procs = procs
+        self.dir = workdir
+        self.secret = secrets.token_urlsafe(32)
+        self.admin_token = secrets.token_urlsafe(24)
+        self.access_log = access_log
+        self.redis_port = 0
+        self.upstream_port = 0
+        self.peer_port = 0
+        self.plain_port = 0
+        self.auth_port = 0
+        self.gateways: dict[str, Gateway] = {}
+        self.redis_proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{LOOPBACK}:{self.redis_port}/0"
+
+    @property
+    def upstream_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.upstream_port}"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "SCOPEGATE_SECRET_KEY": self.secret, "SCOPEGATE_ADMIN_TOKEN": self.admin_token,
+                "SCOPEGATE_LOG_LEVEL": "WARNING"}
+
+    # --- redis ---------------------------------------------------------------------------------------------
+
+    def start_redis(self, name: str = "redis") -> tuple[subprocess.Popen[bytes], int]:
+        port = free_port()
+        d = self.dir / name
+        d.mkdir(exist_ok=True)
+        proc = self.procs.start(name, [which("redis-server"), "--port", str(port), "--bind", LOOPBACK,
+                                       "--save", "", "--appendonly", "no", "--dir", str(d),
+                                       "--protected-mode", "no"], core=SERVER_CORE)
+        wait_port(port, proc)
+        return proc, port
+
+    # --- nginx ---------------------------------------------------------------------------------------------
+
+    def _nginx(self, name: str, section: str, marks: dict[str, str]) -> subprocess.Popen[bytes]:
+        template = (Path(__file__).parent / "nginx.conf").read_text()
+        keep, drop = (("UPSTREAM", "PEER") if section == "UPSTREAM" else ("PEER", "UPSTREAM"))
+        head, _, rest = template.partition(f"#{drop}_BEGIN")
+        _, _, tail = rest.partition(f"#{drop}_END")
+        text = head + tail
+        d = self.dir / name
+        d.mkdir(exist_ok=True)
+        d.chmod(0o755)
+        for key, value in {"DIR": str(d), **marks}.items():
+            text = text.replace(f"@{key}@", value)
+        conf = d / "nginx.conf"
+        conf.write_text(text)
+        assert keep in template
+        return self.procs.start(name, [which("nginx"), "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")],
+                                core=SERVER_CORE)
+
+    def start_upstream(self, blobs: dict[str, int]) -> None:
+        """nginx `return 200` with the 213-byte body; `blobs` maps download paths to their size (sparse files)."""
+        self.upstream_port = free_port()
+        www = self.dir / "upstream" / "www"
+        for path, size in blobs.items():
+            f = www / path.lstrip("/")
+            f.parent.mkdir(parents=True, exist_ok=True)
+            for parent in (www, *f.parents):
+                if str(parent).startswith(str(self.dir)):
+                    parent.chmod(0o755)
+            with f.open("wb") as fh:
+                fh.truncate(size)
+        proc = self._nginx("upstream", "UPSTREAM", {"PORT": str(self.upstream_port), "BODY": upstream_body()})
+        wait_port(self.upstream_port, proc)
+
+    def start_peer(self) -> None:
+        self.auth_port, self.peer_port, self.plain_port = free_port(), free_port(), free_port()
+        auth = self.procs.start("peer_auth", [sys.executable, "-m", "bench.peer_auth", "--port", str(self.auth_port),
+                                              "--redis-url", self.redis_url], core=SERVER_CORE, env=self.env())
+        wait_port(self.auth_port, auth)
+        proc = self._nginx("peer", "PEER", {"PORT": str(self.peer_port), "PLAIN_PORT": str(self.plain_port),
+                                            "UPSTREAM_PORT": str(self.upstream_port),
+                                            "AUTH_PORT": str(self.auth_port)})
+        wait_port(self.peer_port, proc)
+        wait_port(self.plain_port, proc)
+
+    # --- scopegate -----------------------------------------------------------------------------------------
+
+    def start_gateway(self, name: str, *, cache: bool = True) -> Gateway:
+        raw = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+        raw.update({"upstream": self.upstream_url, "redis_url": self.redis_url, "demo_upstream": False,
+                    "max_body": 4 * 1024**3, "access_log": self.access_log, "cache": {"enabled": cache}})
+        conf = self.dir / f"{name}.yaml"
+        conf.write_text(yaml.safe_dump(raw, sort_keys=False))
+        port, admin_port = free_port(), free_port()
+        env = {**self.env(), "SCOPEGATE_LISTEN": f"{LOOPBACK}:{port}",
+               "SCOPEGATE_ADMIN_LISTEN": f"{LOOPBACK}:{admin_port}",
+               "SCOPEGATE_PUBLIC_URL": f"http://{LOOPBACK}:{port}"}
+        proc = self.procs.start(name, [sys.executable, "-m", "gateway.cli", "serve", "--config", str(conf)],
+                                core=SERVER_CORE, env=env)
+        gw = Gateway(proc, port, admin_port, name)
+        wait_port(port, proc)
+        wait_ready(gw.url + "/readyz", proc)
+        self.gateways[name] = gw
+        return gw
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} not ready within {timeout}s")
