@@ -96,7 +96,7 @@ async def test_expired_code_is_refused(gw: Any) -> None:
 
 
 async def test_code_ttl_is_at_most_60_seconds(gw: Any) -> None:
-    client, services = gw
+    _, services = gw
     assert services.settings.code_ttl <= 60
 
 
