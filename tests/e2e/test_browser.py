@@ -80,7 +80,7 @@ def drive_consent(browser: Browser, gw: GatewayProcess, client_id: str, decision
 
 
 def test_browser_login_consent_approve_then_token_works_for_its_scopes(browser: Browser, stack: GatewayProcess,
-                                                                      tmp_path: Path) -> None:
+                                                                      tmp_path: Path, redis_url: str) -> None:
     client_id, secret = register(stack, ["events:read", "contacts:read", "events:write"])
     params = drive_consent(browser, stack, client_id, "approve", screenshot=tmp_path / "consent.png")
     assert params["state"] == ["xyz-123"]
@@ -97,6 +97,43 @@ def test_browser_login_consent_approve_then_token_works_for_its_scopes(browser: 
                            timeout=5)
     assert denied.status_code == 403
     assert 'error="insufficient_scope"' in denied.headers["WWW-Authenticate"]
+    refreshed = requests.post(stack.url + "/oauth/token", auth=(client_id, secret), timeout=5, data={
+        "grant_type": "refresh_token", "refresh_token": token.json()["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+
+    raw_values = [params["code"][0], access, token.json()["refresh_token"], refreshed.json()["access_token"],
+                  refreshed.json()["refresh_token"], secret]
+    dump = redis_dump(redis_url)
+    logs = stack.logs()
+    for raw in raw_values:
+        assert raw not in dump, "a raw token, code or secret is stored in Redis"
+        assert raw not in logs, "a raw token, code or secret is in the logs"
+    assert "sg:at:" in dump  # the dump did see the token keys (as keyed hashes)
+
+
+def redis_dump(url: str) -> str:
+    """Every key and value in Redis, as text."""
+    import redis
+
+    r = redis.Redis.from_url(url, decode_responses=True)
+    parts: list[str] = []
+    for key in r.scan_iter(count=1000):
+        parts.append(key)
+        kind = r.type(key)
+        if kind == "string":
+            parts.append(str(r.get(key)))
+        elif kind == "hash":
+            parts.append(str(r.hgetall(key)))
+        elif kind == "set":
+            parts.append(str(r.smembers(key)))
+        elif kind == "stream":
+            parts.append(str(r.xrange(key)))
+        elif kind == "zset":
+            parts.append(str(r.zrange(key, 0, -1, withscores=True)))
+        elif kind == "list":
+            parts.append(str(r.lrange(key, 0, -1)))
+    r.close()
+    return "\n".join(parts)
 
 
 def test_browser_deny_returns_access_denied(browser: Browser, stack: GatewayProcess) -> None:
