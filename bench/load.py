@@ -31,6 +31,7 @@ class Sample:
     socket_errors: int
     requests: int
     redis_per_req: float = 0.0
+    cpu_us_per_req: float = 0.0
 
 
 @dataclass
@@ -56,6 +57,10 @@ class Cell:
     @property
     def redis_per_req(self) -> float:
         return statistics.median(s.redis_per_req for s in self.samples)
+
+    @property
+    def cpu_us(self) -> float:
+        return statistics.median(s.cpu_us_per_req for s in self.samples)
 
     @property
     def spread(self) -> float:
@@ -92,17 +97,19 @@ def probe(port: int, path: str, token: str | None, method: str = "GET") -> int:
 
 
 def alternate(targets: list[Target], path: str, tokens_file: Path, conns_list: list[int], reps: int,
-              duration: float, log: list[str], redis_commands: Callable[[], int]) -> list[Cell]:
+              duration: float, log: list[str], redis_commands: Callable[[], int],
+              server_cpu: Callable[[], float]) -> list[Cell]:
     cells = {(t.name, c): Cell(t.name, c) for t in targets for c in conns_list}
     for conns in conns_list:
         for rep in range(reps):
             for t in targets:  # A B C A B C ...: drift (thermal, page cache, Redis growth) hits every target alike
-                before = redis_commands()
+                before, cpu_before = redis_commands(), server_cpu()
                 s = run_wrk(t.port, path, tokens_file, conns, duration)
+                s.cpu_us_per_req = (server_cpu() - cpu_before) * 1e6 / max(1, s.requests)
                 s.redis_per_req = (redis_commands() - before - 1) / max(1, s.requests)
                 cells[(t.name, conns)].samples.append(s)
                 log.append(f"  rep {rep + 1} c={conns:<3} {t.name:<18} {s.rps:9.0f} req/s  p50 {s.p50_ms:7.3f} ms"
                            f"  p99 {s.p99_ms:7.3f} ms  non2xx {s.status_errors}  sockerr {s.socket_errors}"
-                           f"  redis/req {s.redis_per_req:.2f}")
+                           f"  redis/req {s.redis_per_req:.2f}  server CPU {s.cpu_us_per_req:5.0f} us/req")
                 print(log[-1], flush=True)
     return list(cells.values())

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 LOOPBACK = "127.0.0.1"
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -88,6 +89,26 @@ class Procs:
         for _, proc in reversed(list(self._children)):
             with contextlib.suppress(Exception):
                 self.stop(proc)
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of every process started here and their children (nginx workers), in seconds."""
+        total = 0
+        seen: set[int] = set()
+        todo = [p.pid for _, p in self._children if p.poll() is None]
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                fields = stat.rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError, IndexError):
+                continue
+        return total / _CLK_TCK
 
     def __enter__(self) -> Procs:
         return self

@@ -65,14 +65,15 @@ def _ratio(a: float, b: float | None) -> str:
 
 
 def throughput_table(name: str, cells: list[Cell]) -> list[str]:
-    out = ["| target | conns | req/s (median) | spread | p50 ms | p99 ms | vs direct | vs peer | Redis cmds/req |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = ["| target | conns | req/s (median) | spread | p50 ms | p99 ms | vs direct | vs peer | Redis cmds/req "
+           "| server CPU us/req | CPU vs peer |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in cells:
         d = _cell(cells, "direct upstream", c.conns)
         p = _cell(cells, "nginx+auth_request", c.conns)
         out.append(f"| {c.target} | {c.conns} | {c.rps:,.0f} | {c.spread:.0%} | {c.p50:.3f} | {c.p99:.3f} | "
                    f"{_ratio(c.rps, d.rps if d else None)} | {_ratio(c.rps, p.rps if p else None)} | "
-                   f"{c.redis_per_req:.2f} |")
+                   f"{c.redis_per_req:.2f} | {c.cpu_us:.0f} | {_ratio(c.cpu_us, p.cpu_us if p else None)} |")
     return out
 
 
@@ -90,6 +91,9 @@ def headline(res: Results) -> list[str]:
             if sg and pe:
                 rows.append(f"| {scen}: scopegate / peer throughput, {conns} conns | {sg.rps / pe.rps:.2f}x "
                             f"({sg.rps:,.0f} vs {pe.rps:,.0f} req/s) | {goal if conns == 50 else '-'} |")
+            if sg and pe and conns == 50:
+                rows.append(f"| {scen}: server CPU per request, scopegate vs peer (50 conns) | {sg.cpu_us:.0f} vs "
+                            f"{pe.cpu_us:.0f} us ({pe.cpu_us / sg.cpu_us:.2f}x less) | - |")
             if sg and di:
                 rows.append(f"| {scen}: scopegate / direct throughput, {conns} conns | {sg.rps / di.rps:.2f} | - |")
     sg, pe = get("warm", "scopegate", 50), get("warm", "nginx+auth_request", 50)
@@ -156,6 +160,9 @@ def write(res: Results, path: Path) -> None:
         "- The peer: nginx (1 worker) + `auth_request` to bench/peer_auth.py (aiohttp on uvloop, redis-py: "
         "HMAC the token, one GET, check expiry and scope). scopegate: `scopegate serve`, 1 process, "
         f"access log {'on (to a file)' if o.access_log else 'off'}.",
+        "- Server CPU us/req: utime + stime of every server process the benchmark started (upstream, peer, "
+        "auth service, Redis, scopegate processes, with children) over the run / requests. Unlike req/s it does not "
+        "depend on what else runs on the machine, so it is the figure to compare when the spread is large.",
         "- Redis cmds/req: Redis `total_commands_processed` delta over the run / requests (includes the "
         "peer's lookups when the peer is the target).",
         "",

@@ -184,7 +184,8 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
         print(header, flush=True)
         results.log.append(header)
         results.throughput[name] = alternate(targets, path, files[tok], conns, opts.reps, opts.duration,
-                                             results.log, lambda: extras.commands_processed(r))
+                                             results.log, lambda: extras.commands_processed(r),
+                                             stack.procs.cpu_seconds)
         report.write(results, opts.output)
 
     if "stream" in want:
