@@ -34,8 +34,9 @@ def _catalog(services: Services) -> list[str]:
 
 def _drop_local(services: Services, kind: str, *args: str) -> None:
     """Drop this process's cached facts now, without waiting for our own pub/sub message to come back (other
-    processes drop theirs when it reaches them). Same message shape as the store publishes."""
-    services.validator.on_revocation(" ".join((f"{time.time():.6f}", kind, *args)))
+    processes drop theirs when it reaches them). Same message shape as the store publishes, but its time field is
+    not a publish time, so the validator does not count it in the propagation metric (only the real message is)."""
+    services.validator.on_revocation(" ".join(("local", kind, *args)))
 
 
 # --- applications -------------------------------------------------------------------------------------------
