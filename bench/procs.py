@@ -64,11 +64,11 @@ class Procs:
         self._children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, argv: list[str], *, core: int | None, env: dict[str, str] | None = None,
-              ) -> subprocess.Popen[bytes]:
+              cwd: Path | None = None) -> subprocess.Popen[bytes]:
         cmd = (["taskset", "-c", str(core)] if core is not None else []) + argv
         log = (self.workdir / f"{name}.log").open("wb")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
         log.close()
         self._children.append((name, proc))
         return proc

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,11 @@ from bench.load import run_wrk
 from bench.procs import Procs
 from bench.servers import CLIENT_CORE, Stack
 from bench.tokens import Minter
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summarise(collapsed: Path, top: int) -> list[str]:
@@ -52,10 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nocache", action="store_true", help="profile with the token cache disabled")
     p.add_argument("--no-access-log", action="store_true")
     p.add_argument("--top", type=int, default=40)
+    p.add_argument("--gil", action="store_true", help="py-spy --gil: only samples holding the GIL")
     p.add_argument("--out", type=Path, default=Path("/tmp/scopegate-profile.txt"))
     a = p.parse_args(argv)
-    import os
-
     os.sched_setaffinity(0, {CLIENT_CORE})
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     workdir = Path(tempfile.mkdtemp(prefix="scopegate-prof-"))
@@ -83,13 +88,16 @@ def main(argv: list[str] | None = None) -> int:
 
             t = threading.Thread(target=load)
             t.start()
+            cpu0 = _cpu(gw.proc.pid)
             subprocess.run(["taskset", "-c", str(CLIENT_CORE), spy, "record", "-p", str(gw.proc.pid),
                             "-d", str(a.duration), "-r", "250", "--nonblocking", "--function", "-f", "raw",
-                            "-o", str(a.out)], check=True, capture_output=True)
+                            "-o", str(a.out), *(["--gil"] if a.gil else [])], check=True, capture_output=True)
+            result["cpu"] = (_cpu(gw.proc.pid) - cpu0) / a.duration
             t.join()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"wrk during the profile: {result.get('rps', 0):.0f} req/s; collapsed stacks in {a.out}")
+    print(f"wrk during the profile: {result.get('rps', 0):.0f} req/s; scopegate on-CPU {result.get('cpu', 0):.0%} "
+          f"of the profiled time (samples beyond that are runnable-but-preempted); collapsed stacks in {a.out}")
     print("\n".join(summarise(a.out, a.top)))
     return 0
 

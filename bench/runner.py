@@ -52,6 +52,7 @@ class Options:
     access_log: bool
     output: Path
     quick: bool
+    baseline: str | None = None
 
 
 @dataclass
@@ -86,6 +87,9 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--stream-big-mb", type=int, help="size of the single large transfer each way (default 1024)")
     p.add_argument("--propagation-trials", type=int, help="revocations timed across 2 processes (default 50)")
     p.add_argument("--no-access-log", action="store_true", help="run scopegate with access_log: false")
+    p.add_argument("--baseline", metavar="GIT_REF",
+                   help="also run scopegate as of GIT_REF (e.g. HEAD~1) as an extra target in warm and nocache: "
+                        "an A/B of a code change within one run")
     p.add_argument("--output", type=Path, default=Path(__file__).parent / "RESULTS.md")
     a = p.parse_args(argv)
     q = a.quick
@@ -98,7 +102,7 @@ def parse_args(argv: list[str] | None) -> Options:
         stream_count=a.stream_count or (3 if q else 10),
         stream_big_mb=a.stream_big_mb or (100 if q else 1024),
         propagation_trials=a.propagation_trials or (20 if q else 50),
-        access_log=not a.no_access_log, output=a.output, quick=q,
+        access_log=not a.no_access_log, output=a.output, quick=q, baseline=a.baseline,
     )
 
 
@@ -157,14 +161,24 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
     sg = stack.start_gateway("scopegate")
     sg_nc = stack.start_gateway("scopegate-nocache", cache=False) if "nocache" in want else None
 
+    base_warm: list[Target] = []
+    base_nc: list[Target] = []
+    if opts.baseline:
+        tree = stack.export_tree(opts.baseline)
+        base_warm = [Target(f"scopegate@{opts.baseline}", stack.start_gateway("base", source=tree).port)]
+        if "nocache" in want:
+            base_nc = [Target(f"scopegate nocache@{opts.baseline}",
+                              stack.start_gateway("base-nc", cache=False, source=tree).port)]
+    floors = ([Target("aiohttp hello (floor)", stack.start_floor("hello")),
+               Target("bare aiohttp proxy", stack.start_floor("proxy"))] if "warm" in want else [])
     direct = Target("direct upstream", stack.upstream_port)
     plain = Target("nginx plain proxy", stack.plain_port)
     peer = Target("nginx+auth_request", stack.peer_port)
     gate = Target("scopegate", sg.port)
     plan: dict[str, tuple[list[Target], str, str, int, list[int]]] = {
-        "warm": ([direct, plain, peer, gate], "/v1/events", "valid", 200, opts.conns),
-        "nocache": ([direct, peer, Target("scopegate nocache", sg_nc.port if sg_nc else 0)], "/v1/events", "valid",
-                    200, opts.conns),
+        "warm": ([direct, plain, peer, gate, *base_warm, *floors], "/v1/events", "valid", 200, opts.conns),
+        "nocache": ([direct, peer, Target("scopegate nocache", sg_nc.port if sg_nc else 0), *base_nc], "/v1/events",
+                    "valid", 200, opts.conns),
         "invalid": ([peer, gate], "/v1/events", "invalid", 401, opts.denial_conns),
         "revoked": ([peer, gate], "/v1/events", "revoked", 401, opts.denial_conns),
         "notoken": ([peer, gate], "/v1/events", "none", 401, opts.denial_conns),

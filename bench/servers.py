@@ -66,6 +66,15 @@ class Stack:
         self.gateways: dict[str, Gateway] = {}
         self.redis_proc: subprocess.Popen[bytes] | None = None
 
+    def export_tree(self, ref: str) -> Path:
+        """gateway/ and admin/ as of git `ref`, extracted into the work directory (the repository is not touched)."""
+        dest = self.dir / f"tree-{ref.replace('/', '_')}"
+        dest.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "gateway", "admin"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        return dest
+
     @property
     def redis_url(self) -> str:
         return f"redis://{LOOPBACK}:{self.redis_port}/0"
@@ -135,9 +144,17 @@ class Stack:
         wait_port(self.peer_port, proc)
         wait_port(self.plain_port, proc)
 
+    def start_floor(self, mode: str) -> int:
+        """bench/floor.py: a bare aiohttp server (`hello`) or bare aiohttp proxy (`proxy`) as reference points."""
+        port = free_port()
+        proc = self.procs.start(f"floor-{mode}", [sys.executable, "-m", "bench.floor", mode, "--port", str(port),
+                                                  "--upstream", self.upstream_url], core=SERVER_CORE)
+        wait_port(port, proc)
+        return port
+
     # --- scopegate -----------------------------------------------------------------------------------------
 
-    def start_gateway(self, name: str, *, cache: bool = True) -> Gateway:
+    def start_gateway(self, name: str, *, cache: bool = True, source: Path | None = None) -> Gateway:
         raw = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
         raw.update({"upstream": self.upstream_url, "redis_url": self.redis_url, "demo_upstream": False,
                     "max_body": 4 * 1024**3, "access_log": self.access_log, "cache": {"enabled": cache}})
@@ -147,8 +164,10 @@ class Stack:
         env = {**self.env(), "SCOPEGATE_LISTEN": f"{LOOPBACK}:{port}",
                "SCOPEGATE_ADMIN_LISTEN": f"{LOOPBACK}:{admin_port}",
                "SCOPEGATE_PUBLIC_URL": f"http://{LOOPBACK}:{port}"}
+        if source is not None:  # another version of the code (python -m bench --baseline REF)
+            env["PYTHONPATH"] = str(source)
         proc = self.procs.start(name, [sys.executable, "-m", "gateway.cli", "serve", "--config", str(conf)],
-                                core=SERVER_CORE, env=env)
+                                core=SERVER_CORE, env=env, cwd=source)
         gw = Gateway(proc, port, admin_port, name)
         wait_port(port, proc)
         wait_ready(gw.url + "/readyz", proc)
