@@ -17,6 +17,7 @@ from yarl import URL
 
 from gateway.errors import PayloadTooLarge, UpstreamTimeout, UpstreamUnavailable
 from gateway.proxy.mutate import response_headers
+from gateway.proxy.upstream import UpstreamPool
 
 log = logging.getLogger("scopegate.proxy")
 
@@ -51,7 +52,10 @@ async def forward(
     target: str,
     headers: CIMultiDict[str],
     body_limit: int,
+    pool: UpstreamPool | None = None,
 ) -> web.StreamResponse:
+    if pool is not None and not request.body_exists:
+        return await _forward_lean(request, pool, target, headers)
     declared = request.content_length
     if declared is not None and declared > body_limit:
         raise PayloadTooLarge(f"the request body exceeds {body_limit} bytes", reason="body_too_large")
@@ -93,3 +97,36 @@ async def forward(
             return out
         await out.write_eof()
         return out
+
+
+_GET_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+async def _forward_lean(
+    request: web.Request, pool: UpstreamPool, target: str, headers: CIMultiDict[str]
+) -> web.StreamResponse:
+    """The bodyless path on the lean client (upstream.py); the response is relayed exactly as below."""
+    if request.method not in _GET_METHODS and "Content-Length" not in headers:
+        headers["Content-Length"] = "0"  # what the aiohttp client sends for a bodyless POST/PUT/PATCH/DELETE
+    upstream = await pool.request(request.method, target, headers)
+    try:
+        out = web.StreamResponse(status=upstream.status, reason=upstream.reason,
+                                 headers=response_headers(upstream.headers))
+        if upstream.content_length is not None:
+            out.content_length = upstream.content_length
+        await out.prepare(request)
+        if request.method == "HEAD" or upstream.status in (204, 304):
+            await out.write_eof()
+            return out
+        try:
+            async for chunk in upstream.iter_chunks(CHUNK):
+                await out.write(chunk)
+        except (TimeoutError, ConnectionError) as exc:
+            log.warning("upstream body interrupted: %s", type(exc).__name__)
+            if request.transport is not None:
+                request.transport.close()
+            return out
+        await out.write_eof()
+        return out
+    finally:
+        upstream.abort()  # a no-op once the body was read to its end (the connection is back in the pool)

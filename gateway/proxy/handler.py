@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ from gateway.proxy.forward import forward, new_session
 from gateway.proxy.mutate import peer_is_trusted, upstream_headers
 from gateway.proxy.pipeline import Decider
 from gateway.proxy.routes import RouteTable
+from gateway.proxy.upstream import UpstreamPool
 from gateway.services import Services
 
 DECIDER = web.AppKey("decider", Decider)
@@ -38,6 +40,15 @@ class LastUsed:
 
 LAST_USED = web.AppKey("last_used", LastUsed)
 SIGNER = web.AppKey("assertion_signer", AssertionSigner)
+UPSTREAM_POOL: web.AppKey[UpstreamPool | None] = web.AppKey("upstream_pool")
+
+
+def lean_pool(upstream: str, connect_timeout: float, read_timeout: float) -> UpstreamPool | None:
+    """The lean client for bodyless requests to a plain-http upstream; None (aiohttp client for everything) for
+    https upstreams or with SCOPEGATE_LEAN_UPSTREAM=0 (an escape hatch and an A/B switch for the benchmark)."""
+    if os.environ.get("SCOPEGATE_LEAN_UPSTREAM", "1") == "0" or not upstream.startswith("http://"):
+        return None
+    return UpstreamPool(upstream, connect_timeout, read_timeout)
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
@@ -72,7 +83,8 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     )
     assert services.http is not None
     limit = route.max_body if route.max_body is not None else settings.max_body
-    return await forward(request, services.http, settings.upstream, decision.target.forward, headers, limit)
+    return await forward(request, services.http, settings.upstream, decision.target.forward, headers, limit,
+                         request.app[UPSTREAM_POOL])
 
 
 def setup_proxy(app: web.Application) -> None:
@@ -87,9 +99,13 @@ def setup_proxy(app: web.Application) -> None:
         app[SIGNER] = signer
         app.router.add_get("/.well-known/jwks.json", jwks_handler(signer))
 
-    async def client_session(_: web.Application) -> AsyncIterator[None]:
+    async def client_session(app: web.Application) -> AsyncIterator[None]:
         services.http = new_session(settings.connect_timeout, settings.read_timeout)
+        pool = lean_pool(settings.upstream, settings.connect_timeout, settings.read_timeout)
+        app[UPSTREAM_POOL] = pool
         yield
+        if pool is not None:
+            pool.close()
         # services.stop() closes it, after in-flight requests have drained.
 
     app.cleanup_ctx.append(client_session)
