@@ -110,7 +110,10 @@ async def _authorization_code(
         )
     except InvalidToken as exc:
         raise _grant_error("the application no longer exists") from exc
-    await store.mark_code_grant(code_hash, issued.grant.grant_id)
+    if not await store.mark_code_grant(code_hash, issued.grant.grant_id):
+        # The code was presented again while we were minting: it leaked, so nothing minted from it may live.
+        await store.revoke_grant(issued.grant.grant_id)
+        raise _grant_error("the code parameter was already used; tokens issued from it are revoked")
     return issued
 
 

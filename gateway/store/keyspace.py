@@ -50,10 +50,6 @@ def app_grants(client_id: str) -> str:
     return f"{PREFIX}app:{{{client_id}}}:grants"
 
 
-def deleted_app(client_id: str) -> str:
-    return f"{PREFIX}app:{{{client_id}}}:deleted"
-
-
 def user_app_epoch(user_id: str, client_id: str) -> str:
     return f"{PREFIX}epoch:ua:{user_id}:{client_id}"
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
@@ -52,6 +53,44 @@ redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
 return v
 """
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Map Redis being unreachable or slow to StoreUnavailable (503, fail closed) in one place."""
+
+    @functools.wraps(method)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable("token store unreachable") from exc
+
+    return guarded
+
+
+# Lua: a replay that arrives while the first redemption is still minting flags the code, so that redemption
+# withdraws what it minted instead of recording it.
+_FLAG_REPLAY = """
+local v = redis.call('GET', KEYS[1])
+if v == '' then redis.call('SET', KEYS[1], '!replayed', 'KEEPTTL') end
+return v
+"""
+
+# Lua: record the grant a code produced, unless a replay flagged the code meanwhile.
+_RECORD_CODE_GRANT = """
+if redis.call('GET', KEYS[1]) == '!replayed' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+# Lua: bump an application's epoch only while it exists (HINCRBY alone would recreate a deleted record).
+_BUMP_APP_EPOCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+"""
+
 RevocationHandler = Callable[[str], None]
 StateHandler = Callable[[bool], None]
 
@@ -73,32 +112,31 @@ class RedisStore:
         self._decoded: dict[str, frozenset[str]] = {}
         self._redeem = client.register_script(_REDEEM_ONCE)
         self._rotate = client.register_script(_ROTATE_ONCE)
+        self._flag_replay = client.register_script(_FLAG_REPLAY)
+        self._record_code_grant = client.register_script(_RECORD_CODE_GRANT)
+        self._bump_app_epoch = client.register_script(_BUMP_APP_EPOCH)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
     async def close(self) -> None:
         await self._r.aclose()
 
+    @_guarded
     async def ping(self) -> float:
         """One round trip; returns its latency in seconds."""
         started = time.perf_counter()
-        try:
-            await self._r.ping()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        await self._r.ping()
         return time.perf_counter() - started
 
+    @_guarded
     async def init_scopes(self, catalog: Iterable[str]) -> None:
         """Give every scope a stable bit, shared by every process, so a token stores scopes in a few bytes."""
-        try:
-            known = await self._r.hgetall(ks.SCOPE_BITS)
-            for name in catalog:
-                if name not in known:
-                    bit = int(await self._r.incr(ks.SCOPE_BITS_NEXT)) - 1
-                    await self._r.hsetnx(ks.SCOPE_BITS, name, bit)
-            known = await self._r.hgetall(ks.SCOPE_BITS)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        known = await self._r.hgetall(ks.SCOPE_BITS)
+        for name in catalog:
+            if name not in known:
+                bit = int(await self._r.incr(ks.SCOPE_BITS_NEXT)) - 1
+                await self._r.hsetnx(ks.SCOPE_BITS, name, bit)
+        known = await self._r.hgetall(ks.SCOPE_BITS)
         self._bit_of = {k: int(v) for k, v in known.items()}
         self._scope_of = {v: k for k, v in self._bit_of.items()}
         self._decoded.clear()
@@ -156,121 +194,86 @@ class RedisStore:
             epoch=int(h.get("epoch", "0")),
         )
 
+    @_guarded
     async def create_app(self, app: Application, secret_hash: str) -> None:
-        try:
-            async with self._r.pipeline(transaction=True) as p:
-                p.hset(ks.app(app.client_id), mapping={**self._app_fields(app), "epoch": "0"})
-                p.hset(ks.app_secrets(app.client_id), secret_hash, "0")
-                p.sadd(ks.APPS, app.client_id)
-                await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=True) as p:
+            p.hset(ks.app(app.client_id), mapping={**self._app_fields(app), "epoch": "0"})
+            p.hset(ks.app_secrets(app.client_id), secret_hash, "0")
+            p.sadd(ks.APPS, app.client_id)
+            await p.execute()
 
+    @_guarded
     async def get_app(self, client_id: str) -> Application | None:
-        try:
-            h = await self._r.hgetall(ks.app(client_id))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        h = await self._r.hgetall(ks.app(client_id))
         return self._app_from(client_id, h) if h else None
 
+    @_guarded
     async def list_apps(self, owner: str | None = None) -> list[Application]:
-        try:
-            ids = sorted(await self._r.smembers(ks.APPS))
-            async with self._r.pipeline(transaction=False) as p:
-                for cid in ids:
-                    p.hgetall(ks.app(cid))
-                rows = await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        ids = sorted(await self._r.smembers(ks.APPS))
+        async with self._r.pipeline(transaction=False) as p:
+            for cid in ids:
+                p.hgetall(ks.app(cid))
+            rows = await p.execute()
         apps = [self._app_from(cid, h) for cid, h in zip(ids, rows, strict=True) if h]
         apps.sort(key=lambda a: a.created_at)
         return [a for a in apps if owner is None or a.owner == owner]
 
+    @_guarded
     async def update_app(self, app: Application) -> bool:
         """Overwrite the editable fields; False when the application no longer exists. Publishes a change."""
         key = ks.app(app.client_id)
-        try:
-            async with self._r.pipeline(transaction=True) as p:
-                p.exists(key)
-                p.hset(key, mapping=self._app_fields(app))
-                exists, _ = await p.execute()
-            if not exists:
-                await self._r.delete(key)
-                return False
-            await self._publish(f"a {app.client_id}")
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=True) as p:
+            p.exists(key)
+            p.hset(key, mapping=self._app_fields(app))
+            exists, _ = await p.execute()
+        if not exists:
+            await self._r.delete(key)
+            return False
+        await self._publish(f"a {app.client_id}")
         return True
 
+    @_guarded
     async def delete_app(self, client_id: str) -> bool:
         """Remove the application in one atomic step; every token it had fails validation from then on."""
-        try:
-            async with self._r.pipeline(transaction=True) as p:
-                p.delete(ks.app(client_id))
-                p.delete(ks.app_secrets(client_id))
-                p.srem(ks.APPS, client_id)
-                p.set(ks.deleted_app(client_id), str(_now()))
-                deleted, *_ = await p.execute()
-            if deleted:
-                await self._publish(f"a {client_id}")
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=True) as p:
+            p.delete(ks.app(client_id))
+            p.delete(ks.app_secrets(client_id))
+            p.srem(ks.APPS, client_id)
+            deleted, *_ = await p.execute()
+        if deleted:
+            await self._publish(f"a {client_id}")
         return bool(deleted)
 
+    @_guarded
     async def app_state(self, client_id: str) -> AppState | None:
-        try:
-            scopes, epoch = await self._r.hmget(ks.app(client_id), ["scopes", "epoch"])
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        scopes, epoch = await self._r.hmget(ks.app(client_id), ["scopes", "epoch"])
         if scopes is None:
             return None
         return AppState(scopes=frozenset(scopes.split()), epoch=int(epoch or 0))
 
+    @_guarded
     async def secret_hashes(self, client_id: str) -> list[str]:
         """Hashes of the secrets that authenticate this client now (the current one and any in grace)."""
-        try:
-            rows = await self._r.hgetall(ks.app_secrets(client_id))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        rows = await self._r.hgetall(ks.app_secrets(client_id))
         now = time.time()
         return [h for h, until in rows.items() if float(until) == 0 or float(until) > now]
 
+    @_guarded
     async def rotate_secret(self, client_id: str, new_hash: str, grace_seconds: float) -> bool:
         key = ks.app_secrets(client_id)
-        try:
-            if not await self._r.exists(ks.app(client_id)):
-                return False
-            old = await self._r.hgetall(key)
-            until = time.time() + grace_seconds
-            async with self._r.pipeline(transaction=True) as p:
-                for h, current in old.items():
-                    if grace_seconds <= 0:
-                        p.hdel(key, h)
-                    elif float(current) == 0 or float(current) > until:
-                        p.hset(key, h, repr(until))
-                p.hset(key, new_hash, "0")
-                await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        if not await self._r.exists(ks.app(client_id)):
+            return False
+        old = await self._r.hgetall(key)
+        until = time.time() + grace_seconds
+        async with self._r.pipeline(transaction=True) as p:
+            for h, current in old.items():
+                if grace_seconds <= 0:
+                    p.hdel(key, h)
+                elif float(current) == 0 or float(current) > until:
+                    p.hset(key, h, repr(until))
+            p.hset(key, new_hash, "0")
+            await p.execute()
         return True
-
-    async def app_was_deleted(self, client_id: str) -> bool:
-        try:
-            return bool(await self._r.exists(ks.deleted_app(client_id)))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
-
-    # --- epochs ---------------------------------------------------------------------------------------------
-
-    async def epochs(self, user_id: str, client_id: str) -> tuple[int, int]:
-        """(user+application epoch, user epoch)."""
-        try:
-            ua, u = await self._r.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
-        return int(ua or 0), int(u or 0)
-
-    # --- grants and tokens ----------------------------------------------------------------------------------
 
     def _grant_value(self, g: Grant) -> str:
         return "|".join(
@@ -300,163 +303,147 @@ class RedisStore:
             refresh_hash=rt,
         )
 
+    @_guarded
     async def current_epochs_for(self, user_id: str, client_id: str) -> tuple[int, int, int] | None:
         """(application, user+application, user) epochs now; None when the application is gone."""
-        try:
-            async with self._r.pipeline(transaction=False) as p:
-                p.hget(ks.app(client_id), "epoch")
-                p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
-                ae, (uae, ue) = await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=False) as p:
+            p.hget(ks.app(client_id), "epoch")
+            p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
+            ae, (uae, ue) = await p.execute()
         if ae is None:
             return None
         return int(ae), int(uae or 0), int(ue or 0)
 
+    @_guarded
     async def save_grant(self, g: Grant, ttl_seconds: int) -> None:
-        try:
-            async with self._r.pipeline(transaction=False) as p:
-                p.set(ks.grant(g.grant_id), self._grant_value(g), ex=ttl_seconds)
-                p.sadd(ks.app_grants(g.client_id), g.grant_id)
-                await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=False) as p:
+            p.set(ks.grant(g.grant_id), self._grant_value(g), ex=ttl_seconds)
+            p.sadd(ks.app_grants(g.client_id), g.grant_id)
+            await p.execute()
 
+    @_guarded
     async def get_grant(self, grant_id: str) -> Grant | None:
-        try:
-            v = await self._r.get(ks.grant(grant_id))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        v = await self._r.get(ks.grant(grant_id))
         return self._grant_from(grant_id, v) if v else None
 
+    @_guarded
     async def revoke_grant(self, grant_id: str) -> bool:
         """End a grant: its refresh token and every access token issued under it (they point at it)."""
-        try:
-            v = await self._r.get(ks.grant(grant_id))
-            if not v:
-                return False
-            g = self._grant_from(grant_id, v)
-            async with self._r.pipeline(transaction=False) as p:
-                p.delete(ks.grant(grant_id))
-                if g.refresh_hash:
-                    p.delete(ks.refresh_token(g.refresh_hash))
-                p.srem(ks.app_grants(g.client_id), grant_id)
-                await p.execute()
-            await self._publish(f"g {grant_id}")
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        v = await self._r.get(ks.grant(grant_id))
+        if not v:
+            return False
+        g = self._grant_from(grant_id, v)
+        async with self._r.pipeline(transaction=False) as p:
+            p.delete(ks.grant(grant_id))
+            if g.refresh_hash:
+                p.delete(ks.refresh_token(g.refresh_hash))
+            p.srem(ks.app_grants(g.client_id), grant_id)
+            await p.execute()
+        await self._publish(f"g {grant_id}")
         return True
 
     def _access_value(self, rec: AccessTokenRecord) -> str:
         return "|".join(
-            (rec.grant_id, rec.client_id, str(rec.issued_at), str(rec.expires_at),
-             self.encode_scopes(rec.scopes), rec.user_id)
+            (
+                rec.grant_id,
+                rec.client_id,
+                str(rec.issued_at),
+                str(rec.expires_at),
+                self.encode_scopes(rec.scopes),
+                rec.user_id,
+            )
         )
 
+    @_guarded
     async def save_access_token(self, token_hash: str, rec: AccessTokenRecord) -> None:
         ttl = max(1, rec.expires_at - _now())
-        try:
-            await self._r.set(ks.access_token(token_hash), self._access_value(rec), ex=ttl)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        await self._r.set(ks.access_token(token_hash), self._access_value(rec), ex=ttl)
 
+    @_guarded
     async def save_access_tokens(self, items: list[tuple[str, AccessTokenRecord]]) -> None:
         """Bulk insert (pipelined); used by tests and the benchmark to mint many tokens quickly."""
-        try:
-            async with self._r.pipeline(transaction=False) as p:
-                for token_hash, rec in items:
-                    p.set(ks.access_token(token_hash), self._access_value(rec),
-                          ex=max(1, rec.expires_at - _now()))
-                await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=False) as p:
+            for token_hash, rec in items:
+                p.set(ks.access_token(token_hash), self._access_value(rec), ex=max(1, rec.expires_at - _now()))
+            await p.execute()
 
     def parse_access(self, v: str) -> AccessTokenRecord:
         gid, cid, iat, exp, bits, uid = v.split("|", 5)
         return AccessTokenRecord(
-            grant_id=gid, client_id=cid, user_id=uid, scopes=self.decode_scopes(bits),
-            issued_at=int(iat), expires_at=int(exp),
+            grant_id=gid,
+            client_id=cid,
+            user_id=uid,
+            scopes=self.decode_scopes(bits),
+            issued_at=int(iat),
+            expires_at=int(exp),
         )
 
+    @_guarded
     async def get_access_token(self, token_hash: str) -> AccessTokenRecord | None:
-        try:
-            v = await self._r.get(ks.access_token(token_hash))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        v = await self._r.get(ks.access_token(token_hash))
         return self.parse_access(v) if v else None
 
+    @_guarded
     async def validation_facts(
         self, grant_id: str, client_id: str, user_id: str
     ) -> tuple[Grant | None, AppState | None, int, int]:
         """Everything validation compares a token against, in one round trip."""
-        try:
-            async with self._r.pipeline(transaction=False) as p:
-                p.get(ks.grant(grant_id))
-                p.hmget(ks.app(client_id), ["scopes", "epoch"])
-                p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
-                gv, (scopes, epoch), (uae, ue) = await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=False) as p:
+            p.get(ks.grant(grant_id))
+            p.hmget(ks.app(client_id), ["scopes", "epoch"])
+            p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
+            gv, (scopes, epoch), (uae, ue) = await p.execute()
         grant = self._grant_from(grant_id, gv) if gv else None
         state = AppState(frozenset(scopes.split()), int(epoch or 0)) if scopes is not None else None
         return grant, state, int(uae or 0), int(ue or 0)
 
+    @_guarded
     async def revoke_access_token(self, token_hash: str) -> bool:
-        try:
-            n = await self._r.delete(ks.access_token(token_hash))
-            await self._publish(f"t {token_hash}")
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        n = await self._r.delete(ks.access_token(token_hash))
+        await self._publish(f"t {token_hash}")
         return bool(n)
 
+    @_guarded
     async def save_refresh_token(self, token_hash: str, rec: RefreshTokenRecord) -> None:
         ttl = max(1, rec.expires_at - _now())
-        try:
-            await self._r.set(ks.refresh_token(token_hash), f"{rec.grant_id}|{rec.expires_at}", ex=ttl)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        await self._r.set(ks.refresh_token(token_hash), f"{rec.grant_id}|{rec.expires_at}", ex=ttl)
 
+    @_guarded
     async def get_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
-        try:
-            v = await self._r.get(ks.refresh_token(token_hash))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        v = await self._r.get(ks.refresh_token(token_hash))
         if not v:
             return None
         gid, exp = v.split("|")
         return RefreshTokenRecord(grant_id=gid, expires_at=int(exp))
 
+    @_guarded
     async def consume_refresh_token(self, token_hash: str) -> tuple[RefreshTokenRecord | None, str | None]:
         """Atomically take a refresh token for rotation.
 
         Returns (record, None) the first time; (None, grant_id) when it was already rotated (reuse: the caller
         revokes that grant); (None, None) when it never existed or has expired.
         """
-        try:
-            v = await self._r.get(ks.refresh_token(token_hash))
-            gid = v.split("|")[0] if v else ""
-            taken = await self._rotate(
-                keys=[ks.refresh_token(token_hash), ks.refresh_used(token_hash)],
-                args=[gid or "-", 30 * 86400],
-            )
-            if taken:
-                g, exp = str(taken).split("|")
-                return RefreshTokenRecord(grant_id=g, expires_at=int(exp)), None
-            used = await self._r.get(ks.refresh_used(token_hash))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        v = await self._r.get(ks.refresh_token(token_hash))
+        gid = v.split("|")[0] if v else ""
+        taken = await self._rotate(
+            keys=[ks.refresh_token(token_hash), ks.refresh_used(token_hash)],
+            args=[gid or "-", 30 * 86400],
+        )
+        if taken:
+            g, exp = str(taken).split("|")
+            return RefreshTokenRecord(grant_id=g, expires_at=int(exp)), None
+        used = await self._r.get(ks.refresh_used(token_hash))
         return None, (used if used and used != "-" else None)
 
+    @_guarded
     async def set_grant_refresh(self, g: Grant, refresh_hash: str, ttl_seconds: int) -> Grant:
         updated = dataclasses.replace(g, refresh_hash=refresh_hash)
-        try:
-            await self._r.set(ks.grant(g.grant_id), self._grant_value(updated), ex=ttl_seconds, xx=True)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        await self._r.set(ks.grant(g.grant_id), self._grant_value(updated), ex=ttl_seconds, xx=True)
         return updated
 
     # --- authorization codes --------------------------------------------------------------------------------
 
+    @_guarded
     async def save_code(self, code_hash: str, pending: PendingCode) -> None:
         ttl = max(1, pending.expires_at - _now())
         value = json.dumps(
@@ -469,79 +456,68 @@ class RedisStore:
                 "expires_at": pending.expires_at,
             }
         )
-        try:
-            await self._r.set(ks.code(code_hash), value, ex=ttl)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        await self._r.set(ks.code(code_hash), value, ex=ttl)
 
+    @_guarded
     async def redeem_code(self, code_hash: str) -> PendingCode | None:
         """Take a code exactly once (atomic); None if unknown, expired or already redeemed."""
-        try:
-            raw = await self._redeem(keys=[ks.code(code_hash), ks.code_used(code_hash)], args=[600])
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        raw = await self._redeem(keys=[ks.code(code_hash), ks.code_used(code_hash)], args=[600])
         if not raw:
             return None
         d = json.loads(raw)
         return PendingCode(
-            client_id=d["client_id"], user_id=d["user_id"], redirect_uri=d["redirect_uri"],
-            scopes=tuple(d["scopes"]), code_challenge=d["code_challenge"], expires_at=int(d["expires_at"]),
+            client_id=d["client_id"],
+            user_id=d["user_id"],
+            redirect_uri=d["redirect_uri"],
+            scopes=tuple(d["scopes"]),
+            code_challenge=d["code_challenge"],
+            expires_at=int(d["expires_at"]),
         )
 
-    async def mark_code_grant(self, code_hash: str, grant_id: str) -> None:
-        """Remember which grant a redeemed code produced, so a replay can revoke it."""
-        try:
-            await self._r.set(ks.code_used(code_hash), grant_id, ex=600)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+    @_guarded
+    async def mark_code_grant(self, code_hash: str, grant_id: str) -> bool:
+        """Remember which grant a redeemed code produced, so a replay can revoke it. False when a replay was
+        seen while this redemption was minting: the caller must revoke the grant it just made."""
+        return bool(await self._record_code_grant(keys=[ks.code_used(code_hash)], args=[grant_id, 600]))
 
+    @_guarded
     async def code_replay_grant(self, code_hash: str) -> str | None:
-        """For a code that was already redeemed: the grant it produced ('' if it is being redeemed now)."""
-        try:
-            v = await self._r.get(ks.code_used(code_hash))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
-        return str(v) if v is not None else None
-
-    async def invalidate_codes_for(self, client_id: str) -> None:
-        """Codes carry their redirect URI and client; validation at redemption re-checks both against the
-        application, so a changed redirect URI or a deleted application already invalidates them."""
-        await self._publish(f"a {client_id}")
+        """For a code that was already redeemed: the grant it produced; '' while that redemption is still
+        minting (the code is then flagged, and that redemption withdraws its tokens); None if never redeemed."""
+        v = await self._flag_replay(keys=[ks.code_used(code_hash)])
+        if v is None or v == "!replayed":
+            return None if v is None else ""
+        return str(v)
 
     # --- authorizations (Authorized Applications) -----------------------------------------------------------
 
+    @_guarded
     async def record_authorization(self, auth: Authorization) -> None:
         value = json.dumps({"scopes": list(auth.scopes), "authorized_at": auth.authorized_at})
-        try:
-            async with self._r.pipeline(transaction=False) as p:
-                p.hset(ks.authorizations(auth.user_id), auth.client_id, value)
-                p.sadd(ks.client_users(auth.client_id), auth.user_id)
-                await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=False) as p:
+            p.hset(ks.authorizations(auth.user_id), auth.client_id, value)
+            p.sadd(ks.client_users(auth.client_id), auth.user_id)
+            await p.execute()
 
+    @_guarded
     async def list_authorizations(self, user_id: str) -> list[Authorization]:
-        try:
-            async with self._r.pipeline(transaction=False) as p:
-                p.hgetall(ks.authorizations(user_id))
-                p.hgetall(ks.last_used(user_id))
-                rows, used = await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=False) as p:
+            p.hgetall(ks.authorizations(user_id))
+            p.hgetall(ks.last_used(user_id))
+            rows, used = await p.execute()
         out = []
         for cid, raw in rows.items():
             d = json.loads(raw)
             lu = used.get(cid)
-            out.append(Authorization(user_id, cid, tuple(d["scopes"]), float(d["authorized_at"]),
-                                     float(lu) if lu else None))
+            out.append(
+                Authorization(user_id, cid, tuple(d["scopes"]), float(d["authorized_at"]), float(lu) if lu else None)
+            )
         out.sort(key=lambda a: a.authorized_at)
         return out
 
+    @_guarded
     async def get_authorization(self, user_id: str, client_id: str) -> Authorization | None:
-        try:
-            raw = await self._r.hget(ks.authorizations(user_id), client_id)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        raw = await self._r.hget(ks.authorizations(user_id), client_id)
         if not raw:
             return None
         d = json.loads(raw)
@@ -553,67 +529,56 @@ class RedisStore:
         except _UNAVAILABLE:
             log.warning("could not record last use (store unavailable)")
 
+    @_guarded
     async def revoke_user_app(self, user_id: str, client_id: str) -> bool:
         """Invalidate every token of this application for this user (one epoch bump) and forget the consent."""
-        try:
-            async with self._r.pipeline(transaction=True) as p:
-                p.incr(ks.user_app_epoch(user_id, client_id))
-                p.hdel(ks.authorizations(user_id), client_id)
-                p.hdel(ks.last_used(user_id), client_id)
-                p.srem(ks.client_users(client_id), user_id)
-                _, removed, *_ = await p.execute()
-            await self._publish(f"ua {user_id} {client_id}")
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=True) as p:
+            p.incr(ks.user_app_epoch(user_id, client_id))
+            p.hdel(ks.authorizations(user_id), client_id)
+            p.hdel(ks.last_used(user_id), client_id)
+            p.srem(ks.client_users(client_id), user_id)
+            _, removed, *_ = await p.execute()
+        await self._publish(f"ua {user_id} {client_id}")
         return bool(removed)
 
+    @_guarded
     async def revoke_user(self, user_id: str) -> int:
         """Invalidate every token of this user, whatever the application (one epoch bump)."""
-        try:
-            cids = await self._r.hkeys(ks.authorizations(user_id))
-            async with self._r.pipeline(transaction=True) as p:
-                p.incr(ks.user_epoch(user_id))
-                p.delete(ks.authorizations(user_id))
-                p.delete(ks.last_used(user_id))
-                for cid in cids:
-                    p.srem(ks.client_users(cid), user_id)
-                await p.execute()
-            await self._publish(f"u {user_id}")
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        cids = await self._r.hkeys(ks.authorizations(user_id))
+        async with self._r.pipeline(transaction=True) as p:
+            p.incr(ks.user_epoch(user_id))
+            p.delete(ks.authorizations(user_id))
+            p.delete(ks.last_used(user_id))
+            for cid in cids:
+                p.srem(ks.client_users(cid), user_id)
+            await p.execute()
+        await self._publish(f"u {user_id}")
         return len(cids)
 
+    @_guarded
     async def revoke_client(self, client_id: str) -> int:
         """Invalidate every token of this application, for every user (one epoch bump); the app stays."""
-        try:
-            users = await self._r.smembers(ks.client_users(client_id))
-            async with self._r.pipeline(transaction=True) as p:
-                p.hincrby(ks.app(client_id), "epoch", 1)
-                for uid in users:
-                    p.hdel(ks.authorizations(uid), client_id)
-                    p.hdel(ks.last_used(uid), client_id)
-                p.delete(ks.client_users(client_id))
-                await p.execute()
-            await self._publish(f"a {client_id}")
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        if await self._bump_app_epoch(keys=[ks.app(client_id)]) is None:
+            return 0
+        users = await self._r.smembers(ks.client_users(client_id))
+        async with self._r.pipeline(transaction=True) as p:
+            for uid in users:
+                p.hdel(ks.authorizations(uid), client_id)
+                p.hdel(ks.last_used(uid), client_id)
+            p.delete(ks.client_users(client_id))
+            await p.execute()
+        await self._publish(f"a {client_id}")
         return len(users)
 
-    async def forget_app_authorizations(self, client_id: str) -> int:
-        """After an application is deleted: drop its rows from users' Authorized Applications."""
-        return await self.revoke_client_rows(client_id)
-
+    @_guarded
     async def revoke_client_rows(self, client_id: str) -> int:
-        try:
-            users = await self._r.smembers(ks.client_users(client_id))
-            async with self._r.pipeline(transaction=False) as p:
-                for uid in users:
-                    p.hdel(ks.authorizations(uid), client_id)
-                    p.hdel(ks.last_used(uid), client_id)
-                p.delete(ks.client_users(client_id))
-                await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        users = await self._r.smembers(ks.client_users(client_id))
+        async with self._r.pipeline(transaction=False) as p:
+            for uid in users:
+                p.hdel(ks.authorizations(uid), client_id)
+                p.hdel(ks.last_used(uid), client_id)
+            p.delete(ks.client_users(client_id))
+            await p.execute()
         return len(users)
 
     async def cleanup_app(self, client_id: str, batch: int = 500) -> int:
@@ -648,77 +613,59 @@ class RedisStore:
 
     # --- ephemeral records and counters (sessions, pending consent, throttling) -----------------------------
 
+    @_guarded
     async def put_ephemeral(self, namespace: str, key: str, value: dict[str, Any], ttl_seconds: int) -> None:
-        try:
-            await self._r.set(ks.ephemeral(namespace, key), json.dumps(value), ex=ttl_seconds)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        await self._r.set(ks.ephemeral(namespace, key), json.dumps(value), ex=ttl_seconds)
 
+    @_guarded
     async def get_ephemeral(self, namespace: str, key: str) -> dict[str, Any] | None:
-        try:
-            raw = await self._r.get(ks.ephemeral(namespace, key))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        raw = await self._r.get(ks.ephemeral(namespace, key))
         return json.loads(raw) if raw else None
 
+    @_guarded
     async def take_ephemeral(self, namespace: str, key: str) -> dict[str, Any] | None:
         """Read and delete atomically (single use)."""
-        try:
-            raw = await self._r.getdel(ks.ephemeral(namespace, key))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        raw = await self._r.getdel(ks.ephemeral(namespace, key))
         return json.loads(raw) if raw else None
 
+    @_guarded
     async def delete_ephemeral(self, namespace: str, key: str) -> None:
-        try:
-            await self._r.delete(ks.ephemeral(namespace, key))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        await self._r.delete(ks.ephemeral(namespace, key))
 
+    @_guarded
     async def hit_counter(self, namespace: str, key: str, window_seconds: int) -> int:
         """Increment a fixed-window counter; returns the count in the current window."""
         k = ks.counter(namespace, key)
-        try:
-            async with self._r.pipeline(transaction=True) as p:
-                p.incr(k)
-                p.expire(k, window_seconds, nx=True)
-                n, _ = await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=True) as p:
+            p.incr(k)
+            p.expire(k, window_seconds, nx=True)
+            n, _ = await p.execute()
         return int(n)
 
+    @_guarded
     async def counter_value(self, namespace: str, key: str) -> tuple[int, int]:
         """(count, seconds until the window resets)."""
         k = ks.counter(namespace, key)
-        try:
-            async with self._r.pipeline(transaction=False) as p:
-                p.get(k)
-                p.ttl(k)
-                n, ttl = await p.execute()
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        async with self._r.pipeline(transaction=False) as p:
+            p.get(k)
+            p.ttl(k)
+            n, ttl = await p.execute()
         return int(n or 0), max(int(ttl), 0)
 
+    @_guarded
     async def reset_counter(self, namespace: str, key: str) -> None:
-        try:
-            await self._r.delete(ks.counter(namespace, key))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        await self._r.delete(ks.counter(namespace, key))
 
     # --- audit ----------------------------------------------------------------------------------------------
 
+    @_guarded
     async def append_audit(self, event: dict[str, Any]) -> str:
         fields = {"ts": repr(time.time()), **{k: json.dumps(v) for k, v in event.items()}}
-        try:
-            return str(await self._r.xadd(ks.AUDIT, fields))
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        return str(await self._r.xadd(ks.AUDIT, fields))
 
+    @_guarded
     async def read_audit(self, count: int = 100, before: str | None = None) -> list[dict[str, Any]]:
-        try:
-            rows = await self._r.xrevrange(ks.AUDIT, max=f"({before}" if before else "+", min="-", count=count)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
+        rows = await self._r.xrevrange(ks.AUDIT, max=f"({before}" if before else "+", min="-", count=count)
         out: list[dict[str, Any]] = []
         for entry_id, fields in rows:
             item: dict[str, Any] = {"id": entry_id, "ts": float(fields.pop("ts"))}
@@ -731,12 +678,6 @@ class RedisStore:
     async def _publish(self, message: str) -> None:
         # The publish time travels with the message so every subscriber can measure propagation delay.
         await self._r.publish(ks.REVOCATION_CHANNEL, f"{time.time():.6f} {message}")
-
-    async def publish_change(self, message: str) -> None:
-        try:
-            await self._publish(message)
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable("token store unreachable") from exc
 
     async def listen_revocations(
         self,
@@ -768,8 +709,7 @@ class RedisStore:
                 raise
             except (*_UNAVAILABLE, redis_errors.RedisError) as exc:
                 on_state(False)
-                log.warning("revocation subscription lost (%s); caches bypassed until resubscribed",
-                            type(exc).__name__)
+                log.warning("revocation subscription lost (%s); caches bypassed until resubscribed", type(exc).__name__)
                 await _quiet_close(pubsub)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)

@@ -155,3 +155,25 @@ async def test_counters_and_ephemeral_records(store: RedisStore) -> None:
     await store.put_ephemeral("ns", "id", {"a": 1}, 60)
     assert await store.take_ephemeral("ns", "id") == {"a": 1}
     assert await store.take_ephemeral("ns", "id") is None
+
+
+async def test_replay_during_redemption_makes_that_redemption_withdraw(store: RedisStore) -> None:
+    code = HASHER.hash(mint(TokenKind.CODE))
+    await store.save_code(code, PendingCode("c", "u", "https://a.example/cb", ("events:read",), None,
+                                            int(time.time()) + 60))
+    assert await store.redeem_code(code) is not None  # first redemption, still minting
+    assert await store.code_replay_grant(code) == ""  # a replay arrives meanwhile: refused, code flagged
+    assert await store.mark_code_grant(code, "g1") is False  # so the first redemption must withdraw its grant
+    other = HASHER.hash(mint(TokenKind.CODE))
+    await store.save_code(other, PendingCode("c", "u", "https://a.example/cb", (), None, int(time.time()) + 60))
+    await store.redeem_code(other)
+    assert await store.mark_code_grant(other, "g2") is True
+    assert await store.code_replay_grant(other) == "g2"
+
+
+async def test_bulk_revocation_of_a_deleted_application_recreates_nothing(store: RedisStore) -> None:
+    cid = await new_app(store)
+    assert await store.delete_app(cid)
+    assert await store.revoke_client(cid) == 0
+    assert await store.get_app(cid) is None
+    assert await store.app_state(cid) is None
