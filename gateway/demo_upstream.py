@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 _SAMPLE: dict[str, dict[str, object]] = {
@@ -39,6 +41,12 @@ async def stream_bytes(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+async def slow(request: web.Request) -> web.Response:
+    """GET /demo/slow/{ms}: answers after a delay (shows timeouts and draining at shutdown)."""
+    await asyncio.sleep(int(request.match_info["ms"]) / 1000)
+    return web.json_response({"slept_ms": int(request.match_info["ms"])})
+
+
 async def count_upload(request: web.Request) -> web.Response:
     """POST /demo/upload: counts the body without keeping it."""
     total = 0
@@ -51,6 +59,7 @@ def build_demo_upstream() -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_get(r"/demo/bytes/{n:\d{1,12}}", stream_bytes)
     app.router.add_post("/demo/upload", count_upload)
+    app.router.add_get(r"/demo/slow/{ms:\d{1,6}}", slow)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from aiohttp import web
 
 from gateway.errors import StoreUnavailable
@@ -9,12 +11,13 @@ from gateway.keys import SERVICES
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    # The pid tells which worker answered when several share the port (--workers N).
+    return web.json_response({"status": "ok", "pid": os.getpid()})
 
 
 async def readyz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    checks: dict[str, object] = {"config": services.settings.source or "loaded"}
+    checks: dict[str, object] = {"config": services.settings.source or "loaded", "pid": os.getpid()}
     ready = services.scopes_ready
     try:
         rtt = await services.store.ping()
