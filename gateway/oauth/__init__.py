@@ -7,7 +7,7 @@ from aiohttp import web
 
 def setup_routes(app: web.Application) -> None:
     """Register the authorization server's and the account pages' routes (before the proxy's catch-all)."""
-    from gateway.oauth import account, authorize, introspection, login, metadata, revocation, token
+    from gateway.oauth import account, authorize, developer, introspection, login, metadata, revocation, token
 
     login.setup(app)
     r = app.router
@@ -22,3 +22,4 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/oauth/introspect", introspection.introspect)
     r.add_get(account.PATH, account.list_authorized)
     r.add_post(account.PATH + "/{client_id}/revoke", account.revoke_authorized)
+    developer.setup_routes(app)
