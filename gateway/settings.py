@@ -21,6 +21,7 @@ import yaml
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.proxy.routes import METHODS, Route, find_ties, parse_template
 from gateway.security import valid_password_hash
+from gateway.store.redis_store import sentinel_url_problem
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -279,8 +280,12 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
     upstream = _http_url(c, c.string(top, "upstream", "", "http://127.0.0.1:9000" if demo_upstream else None),
                          "upstream")
     redis_url = c.string(top, "redis_url", "")
-    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix", "memory"):
-        c.bad("redis_url", f"{redis_url!r} must be a redis://, rediss://, unix:// or memory:// URL")
+    if redis_url.startswith("redis+sentinel://"):
+        problem = sentinel_url_problem(redis_url)
+        if problem:
+            c.bad("redis_url", problem)
+    elif redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix", "memory"):
+        c.bad("redis_url", f"{redis_url!r} must be a redis://, rediss://, unix://, redis+sentinel:// or memory:// URL")
 
     scopes = _scopes(c, top.get("scopes"))
     aliases = _aliases(c, top.get("scope_aliases"), scopes)

@@ -102,10 +102,11 @@ def _now() -> int:
 class RedisStore:
     """Token store, application registry, revocation epochs, pub/sub and audit on one Redis."""
 
-    def __init__(self, client: aioredis.Redis, *, embedded: bool = False) -> None:
+    def __init__(self, client: aioredis.Redis, *, embedded: bool = False, also_close: tuple[Any, ...] = ()) -> None:
         # decode_responses=True: every reply is str. redis-py types replies as bytes | str, so the client is
         # handled as the untyped wire it is, and this module converts at the boundary.
         self._r: Any = client
+        self._also_close = also_close  # e.g. the Sentinel connections that found the master
         self.embedded = embedded
         self._bit_of: dict[str, int] = {}
         self._scope_of: dict[int, str] = {}
@@ -120,6 +121,8 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._r.aclose()
+        for extra in self._also_close:
+            await extra.aclose()
 
     @_guarded
     async def ping(self) -> float:
@@ -722,13 +725,61 @@ async def _quiet_close(pubsub: Any) -> None:
         log.debug("pubsub close failed", exc_info=True)
 
 
+def sentinel_url_problem(url: str) -> str | None:
+    """`redis+sentinel://[:password@]host:port[,host:port...]/service[/db]`: None when well-formed."""
+    try:
+        _parse_sentinel_url(url)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int, str | None]:
+    rest = url.removeprefix("redis+sentinel://")
+    password = None
+    if "@" in rest:
+        creds, rest = rest.rsplit("@", 1)
+        password = creds.split(":", 1)[-1] or None
+    hosts_part, _, path = rest.partition("/")
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        raise ValueError("needs the monitored service name: redis+sentinel://host:26379/mymaster[/db]")
+    hosts: list[tuple[str, int]] = []
+    for item in hosts_part.split(","):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"sentinel address {item!r} must be host:port")
+        hosts.append((host, int(port)))
+    db = parts[1] if len(parts) > 1 else "0"
+    if not db.isdigit():
+        raise ValueError(f"database {db!r} must be a number")
+    return hosts, parts[0], int(db), password
+
+
 def connect(redis_url: str, *, timeout: float = 0.5, max_connections: int = 64) -> RedisStore:
-    """A store for `redis_url`: redis://, rediss://, unix://, or memory:// for the embedded in-process store."""
+    """A store for `redis_url`: redis://, rediss://, unix://, redis+sentinel://, or memory:// (embedded)."""
     if redis_url.startswith("memory://"):
         # Only here is fakeredis imported: the embedded mode for the quick start and fast unit tests.
         import fakeredis
 
         return RedisStore(fakeredis.FakeAsyncRedis(decode_responses=True), embedded=True)
+    if redis_url.startswith("redis+sentinel://"):
+        # Sentinel finds the current master and follows failovers; the store code is the same.
+        from redis.asyncio.sentinel import Sentinel
+
+        hosts, service, db, password = _parse_sentinel_url(redis_url)
+        sentinel = Sentinel(hosts, socket_timeout=timeout, socket_connect_timeout=timeout)
+        master = sentinel.master_for(
+            service,
+            db=db,
+            password=password,
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            max_connections=max_connections,
+            retry_on_timeout=False,
+        )
+        return RedisStore(master, also_close=tuple(sentinel.sentinels))
     client = aioredis.Redis.from_url(
         redis_url,
         decode_responses=True,
