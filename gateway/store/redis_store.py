@@ -768,7 +768,7 @@ def connect(redis_url: str, *, timeout: float = 0.5, max_connections: int = 64) 
         from redis.asyncio.sentinel import Sentinel
 
         hosts, service, db, password = _parse_sentinel_url(redis_url)
-        sentinel = Sentinel(hosts, socket_timeout=timeout, socket_connect_timeout=timeout)
+        sentinel = Sentinel(hosts, socket_timeout=timeout, socket_connect_timeout=timeout)  # type: ignore[no-untyped-call]
         master = sentinel.master_for(
             service,
             db=db,
