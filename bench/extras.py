@@ -259,6 +259,8 @@ class Deletion:
     probe_max_ms: float
     probes: int
     response: str
+    probe_p99_ms: float = 0.0
+    probes_over_50ms: int = 0
 
 
 def delete_app(admin_port: int, admin_token: str, client_id: str, r: redis.Redis, grants_key: str,
@@ -280,9 +282,10 @@ def delete_app(admin_port: int, admin_token: str, client_id: str, r: redis.Redis
             time.sleep(0.005)
         cleaned = time.perf_counter() - t0
         time.sleep(0.3)
-    lat = [x * 1000 for x in prober.latencies]
+    lat = sorted(x * 1000 for x in prober.latencies)
     return Deletion(0, "admin API", returned, cleaned, statistics.median(lat) if lat else 0.0,
-                    max(lat) if lat else 0.0, len(lat), body[:300])
+                    max(lat) if lat else 0.0, len(lat), body[:300],
+                    lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else 0.0, sum(1 for x in lat if x > 50))
 
 
 def redis_used_memory(r: redis.Redis) -> int:
