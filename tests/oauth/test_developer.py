@@ -465,7 +465,7 @@ async def test_delete_from_the_edit_screen_confirms_then_revokes_tokens_at_once(
     assert (await client.get("/v1/events", headers=bearer)).status == 200
 
     edit = await (await client.get(f"{PATH}/{cid}", headers=HTML)).text()
-    assert f'<form method="get" action="{PATH}/{cid}/delete">' in edit
+    assert f'<a class="button danger-button" href="{PATH}/{cid}/delete">Delete</a>' in edit
     resp = await client.get(f"{PATH}/{cid}/delete", headers=HTML)
     assert resp.status == 200
     assert_page_headers(resp)
