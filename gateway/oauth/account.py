@@ -15,7 +15,15 @@ from aiohttp import web
 from gateway.errors import NotFound, OAuthError
 from gateway.keys import SERVICES
 from gateway.oauth import sessions
-from gateway.oauth.common import NO_STORE, esc, page, read_form, redirect, render, single_params
+from gateway.oauth.common import (
+    NO_STORE,
+    developer_tools_page,
+    esc,
+    read_form,
+    redirect,
+    render,
+    single_params,
+)
 from gateway.oauth.login import finish, require_user
 from gateway.oauth.sessions import Session
 
@@ -79,8 +87,8 @@ async def list_authorized(request: web.Request) -> web.StreamResponse:
         resp = web.Response(text=json.dumps(body), content_type="application/json", headers=dict(NO_STORE))
         return finish(resp, request, session)
     if rows:
-        lines = ["<table><thead><tr><th>Application</th><th>Scopes</th><th>Authorized</th><th>Last used</th>"
-                 "<th></th></tr></thead><tbody>"]
+        lines = ['<table class="plain"><thead><tr><th>Application</th><th>Scopes</th><th>Authorized</th>'
+                 "<th>Last used</th><th></th></tr></thead><tbody>"]
         for row in rows:
             scopes = ", ".join(esc(s) for s in row["scopes"])  # type: ignore[attr-defined]
             lines.append(
@@ -94,7 +102,9 @@ async def list_authorized(request: web.Request) -> web.StreamResponse:
         content = "\n".join(lines)
     else:
         content = '<p class="muted">You have not authorized any application.</p>'
-    return finish(page(render("authorized_apps.html", body=content)), request, session)
+    page_html = developer_tools_page("Authorized Applications", render("authorized_apps.html", body=content),
+                                     active="authorized", size="medium")
+    return finish(page_html, request, session)
 
 
 async def revoke_authorized(request: web.Request) -> web.StreamResponse:

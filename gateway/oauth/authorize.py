@@ -21,6 +21,7 @@ from gateway.oauth import sessions
 from gateway.oauth.common import (
     error_page,
     esc,
+    layout,
     page,
     read_form,
     redirect,
@@ -182,7 +183,7 @@ async def _consent_page(request: web.Request, req: AuthRequest, session: Session
     )
     body = render("consent.html", app_name=esc(req.app.name), user_id=esc(session.user_id), scope_items=items,
                   request_id=esc(request_id), csrf=esc(sessions.csrf_token(services.hasher, session)))
-    return page(body, form_target=req.app.redirect_uri)
+    return page(layout(f"Authorize {req.app.name}", body), form_target=req.app.redirect_uri)
 
 
 async def consent(request: web.Request) -> web.StreamResponse:

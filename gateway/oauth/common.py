@@ -61,9 +61,29 @@ def page(body: str, status: int = 200, *, form_target: str | None = None) -> web
     return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=headers)
 
 
+def layout(title: str, content: str, *, size: str = "narrow") -> str:
+    """Wrap a page's content in the one shared frame (head, styles); `size` is narrow, medium or wide."""
+    return render("base.html", title=esc(title), size=size, content=content)
+
+
+DEVELOPER_TOOLS_TABS = (
+    ("authorized", "/account/authorized-applications", "Authorized Applications"),
+    ("developer", "/account/developer/applications", "OAuth Applications"),
+)
+
+
+def developer_tools_page(title: str, content: str, *, active: str, status: int = 200,
+                         size: str = "wide") -> web.Response:
+    """A page of Settings > Integrations > Developer Tools, with its tabs."""
+    current = ' aria-current="page"'
+    nav = "".join(f'<a href="{href}"{current if key == active else ""}>{label}</a>'
+                  for key, href, label in DEVELOPER_TOOLS_TABS)
+    return page(layout(title, render("tools.html", nav=nav, content=content), size=size), status=status)
+
+
 def error_page(title: str, message: str, status: int = 400) -> web.Response:
     """The HTML error page of the browser-facing endpoints (never a redirect to an unverified URI)."""
-    return page(render("error.html", title=esc(title), message=esc(message)), status=status)
+    return page(layout(title, render("error.html", title=esc(title), message=esc(message))), status=status)
 
 
 def redirect(location: str, status: int = 302) -> web.Response:

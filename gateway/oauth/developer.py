@@ -28,8 +28,7 @@ from gateway.errors import Invalid, NotFound, OAuthError, StoreUnavailable
 from gateway.keys import REQUEST_ID, SERVICES
 from gateway.models import Application
 from gateway.oauth import sessions
-from gateway.oauth.account import PATH as AUTHORIZED_PATH
-from gateway.oauth.common import NO_STORE, error_page, esc, page, read_form, redirect, render
+from gateway.oauth.common import NO_STORE, developer_tools_page, error_page, esc, read_form, redirect, render
 from gateway.oauth.login import finish, require_user
 from gateway.oauth.sessions import Session
 from gateway.services import Services
@@ -206,13 +205,7 @@ _GEAR = ('<svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fil
 
 
 def _layout(title: str, content: str, *, active: str, status: int = 200) -> web.Response:
-    current = ' aria-current="page"'
-    nav = "".join(
-        f'<a href="{href}"{current if key == active else ""}>{label}</a>'
-        for key, href, label in (("authorized", AUTHORIZED_PATH, "Authorized Applications"),
-                                 ("developer", PATH, "OAuth Applications"))
-    )
-    return page(render("developer_layout.html", title=esc(title), nav=nav, content=content), status=status)
+    return developer_tools_page(title, content, active=active, status=status)
 
 
 def _scope_summary(app: Application, catalog: Sequence[str]) -> str:

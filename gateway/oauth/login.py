@@ -25,6 +25,7 @@ from gateway.oauth import sessions
 from gateway.oauth.common import (
     error_page,
     esc,
+    layout,
     page,
     peer_in,
     read_form,
@@ -153,8 +154,8 @@ def _form(request: web.Request, next_path: str, message: str, status: int) -> we
     # the attacker (who would then see what the victim authorizes).
     nonce = secrets.token_urlsafe(24)
     error_html = f'<p class="error" role="alert">{esc(message)}</p>' if message else ""
-    resp = page(render("login.html", next=esc(next_path), csrf=esc(_login_csrf(request, nonce)),
-                       error=error_html), status=status)
+    content = render("login.html", next=esc(next_path), csrf=esc(_login_csrf(request, nonce)), error=error_html)
+    resp = page(layout("Sign in", content), status=status)
     settings = request.app[SERVICES].settings
     resp.set_cookie(_LOGIN_NONCE_COOKIE, nonce, max_age=900, path="/oauth/login", httponly=True,
                     secure=settings.secure_cookies, samesite="Strict")
