@@ -25,8 +25,6 @@ log = logging.getLogger("scopegate")
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        if record.name == "scopegate.access":
-            return record.getMessage()  # already one JSON object
         entry = {"level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

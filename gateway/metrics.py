@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -31,7 +33,19 @@ class Metrics:
             "Delay between a revocation being published and this process dropping what it affects",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0), registry=self.registry,
         )
+        # Resolving label values to a child costs a lookup and a lock per call; requests repeat a few combinations.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.subscribed = Gauge(
             "scopegate_revocation_subscribed", "1 while the revocation channel is subscribed (cache trusted)",
             registry=self.registry,
         )
+
+    def observe_request(self, route: str, decision: str, status: int, seconds: float) -> None:
+        key = (route, decision, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(route, decision, str(status)), self.latency.labels(decision))
+            if len(self._request_children) < 10_000:  # route ids and statuses are few; never grow without bound
+                self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)

@@ -17,7 +17,6 @@ from aiohttp import web
 from gateway import errors
 from gateway.keys import DECISION, REASON, REQUEST_ID, ROUTE_ID, SERVICES
 
-access_log = logging.getLogger("scopegate.access")
 log = logging.getLogger("scopegate")
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -89,24 +88,10 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         elapsed = time.perf_counter() - started
         route_id = request.get(ROUTE_ID, "-")
         decision = request.get(DECISION, "allow" if status < 400 else "deny")
-        services.metrics.requests.labels(route_id, decision, str(status)).inc()
-        services.metrics.latency.labels(decision).observe(elapsed)
-        if services.settings.access_log:
-            access_log.info(
-                json.dumps(
-                    {
-                        "request_id": request_id,
-                        "method": request.method,
-                        "path": request.path,
-                        "route": route_id,
-                        "decision": decision,
-                        "reason": request.get(REASON, ""),
-                        "status": status,
-                        "latency_ms": round(elapsed * 1000, 3),
-                    },
-                    separators=(",", ":"),
-                )
-            )
+        services.metrics.observe_request(route_id, decision, status, elapsed)
+        if services.access_log is not None:
+            services.access_log.record(request_id, request.method, request.path, route_id, decision,
+                                       request.get(REASON, ""), status, elapsed)
     if not response.prepared:
         response.headers.setdefault("X-Request-Id", request_id)
     return response

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from gateway.accesslog import AccessLog
 from gateway.metrics import Metrics
 from gateway.security import Hasher
 from gateway.settings import Settings
@@ -30,6 +31,7 @@ class Services:
     background: set[asyncio.Task[object]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None  # the one pooled upstream client session
     scopes_ready: bool = False  # the scope-bit registry is loaded: tokens can be read and written
+    access_log: AccessLog | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, object], name: str) -> asyncio.Task[object]:
         """Fire-and-forget work (clean-up, last-used updates) that is kept referenced and cancelled at stop."""
@@ -52,7 +54,8 @@ def build_services(settings: Settings, store: RedisStore | None = None) -> Servi
         max_age=settings.cache_max_age,
         on_propagation=metrics.revocation_propagation.observe,
     )
-    return Services(settings=settings, store=store, hasher=hasher, validator=validator, metrics=metrics)
+    return Services(settings=settings, store=store, hasher=hasher, validator=validator, metrics=metrics,
+                    access_log=AccessLog() if settings.access_log else None)
 
 
 async def start(services: Services) -> None:
@@ -77,6 +80,8 @@ async def start(services: Services) -> None:
         await services.store.listen_revocations(services.validator.on_revocation, on_state)
 
     services.spawn(scopes_then_subscribe(), "revocation-subscription")
+    if services.access_log is not None:
+        services.spawn(services.access_log.run(), "access-log")
 
 
 async def stop(services: Services) -> None:
@@ -85,6 +90,8 @@ async def stop(services: Services) -> None:
     for task in list(services.background):
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+    if services.access_log is not None:
+        services.access_log.flush()
     if services.http is not None:
         await services.http.close()
     await services.store.close()
