@@ -102,7 +102,7 @@ def headline(res: Results) -> list[str]:
                     f"no worse than peer |")
     sg, di = get("warm", "scopegate", 1), get("warm", "direct upstream", 1)
     if sg and di:
-        rows.append(f"| warm: p50 / p99 over direct at 1 conn | +{sg.p50 - di.p50:.3f} ms / +{sg.p99 - di.p99:.3f} ms "
+        rows.append(f"| warm: p50 / p99 over direct at 1 conn | {sg.p50 - di.p50:+.3f} ms / {sg.p99 - di.p99:+.3f} ms "
                     f"| <= +0.4 / +0.8 ms |")
     warm = get("warm", "scopegate", 50)
     for scen in ("invalid", "revoked", "notoken", "denied"):

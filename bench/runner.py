@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print("the benchmark needs 2 cores (servers on core 0, load generator on core 1)", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (e.g. from a script with &)
     ensure_tools()
     os.sched_setaffinity(0, {CLIENT_CORE})  # this driver (and its probes) stays off the servers' core
     workdir = Path(tempfile.mkdtemp(prefix="scopegate-bench-"))
