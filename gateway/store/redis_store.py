@@ -560,29 +560,28 @@ class RedisStore:
 
     @_guarded
     async def revoke_client(self, client_id: str) -> int:
-        """Invalidate every token of this application, for every user (one epoch bump); the app stays."""
+        """Invalidate every token of this application, for every user (one epoch bump); the app stays.
+        Returns how many users' Authorized Applications rows were removed."""
         if await self._bump_app_epoch(keys=[ks.app(client_id)]) is None:
             return 0
-        users = await self._r.smembers(ks.client_users(client_id))
-        async with self._r.pipeline(transaction=True) as p:
-            for uid in users:
-                p.hdel(ks.authorizations(uid), client_id)
-                p.hdel(ks.last_used(uid), client_id)
-            p.delete(ks.client_users(client_id))
-            await p.execute()
-        await self._publish(f"a {client_id}")
-        return len(users)
+        await self._publish(f"a {client_id}")  # tokens are dead from here; the rows below are bookkeeping
+        return await self.revoke_client_rows(client_id)
 
     @_guarded
-    async def revoke_client_rows(self, client_id: str) -> int:
-        users = await self._r.smembers(ks.client_users(client_id))
-        async with self._r.pipeline(transaction=False) as p:
-            for uid in users:
-                p.hdel(ks.authorizations(uid), client_id)
-                p.hdel(ks.last_used(uid), client_id)
-            p.delete(ks.client_users(client_id))
-            await p.execute()
-        return len(users)
+    async def revoke_client_rows(self, client_id: str, batch: int = 500) -> int:
+        """Drop the application's row from its users' Authorized Applications, a batch at a time: an application
+        with 100,000 users never becomes one huge pipeline that stalls this process and Redis."""
+        removed = 0
+        key = ks.client_users(client_id)
+        while users := await self._r.spop(key, batch):
+            async with self._r.pipeline(transaction=False) as p:
+                for uid in users:
+                    p.hdel(ks.authorizations(uid), client_id)
+                    p.hdel(ks.last_used(uid), client_id)
+                await p.execute()
+            removed += len(users)
+            await asyncio.sleep(0)
+        return removed
 
     async def cleanup_app(self, client_id: str, batch: int = 500) -> int:
         """Background clean-up after deletion: drop the app's grants and refresh tokens in small batches.
