@@ -52,7 +52,8 @@ def machine() -> list[str]:
         f"- Python {platform.python_version()}; aiohttp {ver('aiohttp')}, redis-py {ver('redis')}, "
         f"hiredis {ver('hiredis')}, uvloop {ver('uvloop')}",
         f"- {_cmd(['nginx', '-v'])}; {_cmd(['wrk', '-v'])}; {_cmd(['redis-server', '--version'])}",
-        f"- scopegate commit {commit}{' (gateway/ modified in the working tree)' if dirty not in ('', '?') else ''}",
+        f"- scopegate commit {commit} when the run started"
+        f"{' (gateway/ modified in the working tree)' if dirty not in ('', '?') else ''}",
     ]
 
 
@@ -147,7 +148,7 @@ def write(res: Results, path: Path) -> None:
         "",
         "## Machine",
         "",
-        *machine(),
+        *res.machine,
         "",
         f"- Load average at start / when written: {res.loadavg_start} / {Path('/proc/loadavg').read_text().strip()} "
         "(other work on this machine, e.g. concurrent test runs, shows up here and in the spread column)",

@@ -66,6 +66,7 @@ class Results:
     log: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     loadavg_start: str = field(default_factory=lambda: Path("/proc/loadavg").read_text().strip())
+    machine: list[str] = field(default_factory=report.machine)  # taken at start: the commit the servers run
     elapsed: float = 0.0
 
 
