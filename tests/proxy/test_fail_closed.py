@@ -70,3 +70,32 @@ async def test_metrics_and_access_log_never_carry_a_token(make_gateway, echo_ups
 
     metrics = generate_latest(services.metrics.registry).decode()
     assert 'route="events.list"' in metrics and tokens.access_token not in metrics
+
+
+async def test_slow_redis_is_503_not_a_wait_nor_a_pass(make_gateway, echo_upstream, redis_url: str):
+    import redis.asyncio as aioredis
+
+    client, services = await make_gateway(echo_upstream.url, redis_url=redis_url, redis={"timeout": 0.2},
+                                          cache={"enabled": False})
+    app = await register_app(services)
+    tokens = await issue(services, app, ["events:read"])
+    assert (await client.get("/v1/events", headers=bearer(tokens.access_token))).status == 200
+    before = len(echo_upstream.seen)
+    admin = aioredis.Redis.from_url(redis_url)
+    sleeper = asyncio.create_task(admin.execute_command("DEBUG", "SLEEP", "1.5"))  # Redis stalls for 1.5 s
+    try:
+        await asyncio.sleep(0.1)
+        resp = await client.get("/v1/events", headers=bearer(tokens.access_token))
+        assert resp.status == 503
+        assert resp.headers["Retry-After"] == "1"
+        assert len(echo_upstream.seen) == before
+    finally:
+        await sleeper
+        await admin.aclose()
+    status = 0
+    for _ in range(250):
+        status = (await client.get("/v1/events", headers=bearer(tokens.access_token))).status
+        if status == 200:
+            break
+        await asyncio.sleep(0.02)
+    assert status == 200
