@@ -38,9 +38,10 @@ async def auth(request: web.Request) -> web.Response:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         return web.Response(status=401)
-    value = await request.app[R].get(KEY_PREFIX + token_hash(request.app[SECRET], token.strip()))
-    if value is None:
+    raw = await request.app[R].get(KEY_PREFIX + token_hash(request.app[SECRET], token.strip()))
+    if raw is None:
         return web.Response(status=401)
+    value: str = raw if isinstance(raw, str) else raw.decode()
     _gid, client_id, _iat, exp, bits, user_id = value.split("|", 5)
     if int(exp) <= time.time():
         return web.Response(status=401)

@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=int, default=15)
     p.add_argument("--conns", type=int, default=50)
     p.add_argument("--nocache", action="store_true", help="profile with the token cache disabled")
+    p.add_argument("--path", default="/v1/events", help="request path (default /v1/events, needs events:read)")
+    p.add_argument("--no-token", action="store_true", help="send no Authorization header (e.g. --path /v1/status)")
     p.add_argument("--no-access-log", action="store_true")
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--gil", action="store_true", help="py-spy --gil: only samples holding the GIL")
@@ -77,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
 
             tokens = asyncio.run(mint())
             tf = workdir / "tokens.txt"
-            tf.write_text("".join(t + "\n" for t in tokens))
+            tf.write_text("" if a.no_token else "".join(t + "\n" for t in tokens))
             gw = stack.start_gateway("scopegate", cache=not a.nocache)
-            run_wrk(gw.port, "/v1/events", tf, a.conns, 3)  # warm the cache and the pools
+            run_wrk(gw.port, a.path, tf, a.conns, 3)  # warm the cache and the pools
             result: dict[str, float] = {}
 
             def load() -> None:
-                s = run_wrk(gw.port, "/v1/events", tf, a.conns, a.duration + 2)
+                s = run_wrk(gw.port, a.path, tf, a.conns, a.duration + 2)
                 result["rps"] = s.rps
 
             t = threading.Thread(target=load)

@@ -28,7 +28,7 @@ def _cmd(argv: list[str]) -> str:
 
 
 def machine() -> list[str]:
-    cpu = {}
+    cpu: dict[str, str] = {}
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         k, _, v = line.partition(":")
         cpu.setdefault(k.strip(), v.strip())
@@ -221,14 +221,14 @@ def write(res: Results, path: Path) -> None:
                   "clean-up, shares core 0 with the gateway, so this bounds the loop stall from above)",
                   f"- response: `{d.response}`", ""]
     if res.scale:
-        s = res.scale
+        sc = res.scale
         lines += ["## Redis memory per live access token", "",
-                  f"{s['tokens']:,.0f} access tokens written with `save_access_tokens` into a fresh redis-server "
-                  f"(scopegate's key and value format, TTL set) in {s['fill_s']:.1f} s.", "",
-                  f"- used_memory before / after: {s['bytes_before']:,.0f} / {s['bytes_after']:,.0f} bytes "
-                  f"({s['keys']:,.0f} keys)",
-                  f"- **{s['per_token']:.1f} bytes per token** (used_memory delta / tokens); "
-                  f"used_memory_rss after: {s['rss_after'] / 1024 / 1024:.0f} MiB", ""]
+                  f"{sc['tokens']:,.0f} access tokens written with `save_access_tokens` into a fresh redis-server "
+                  f"(scopegate's key and value format, TTL set) in {sc['fill_s']:.1f} s.", "",
+                  f"- used_memory before / after: {sc['bytes_before']:,.0f} / {sc['bytes_after']:,.0f} bytes "
+                  f"({sc['keys']:,.0f} keys)",
+                  f"- **{sc['per_token']:.1f} bytes per token** (used_memory delta / tokens); "
+                  f"used_memory_rss after: {sc['rss_after'] / 1024 / 1024:.0f} MiB", ""]
     if res.log:
         lines += ["## Every run", "", "```", *res.log, "```", ""]
     path.write_text("\n".join(lines))

@@ -190,7 +190,8 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
         if name not in want:
             continue
         targets, path, tok, expect, conns = plan[name]
-        sample = (files[tok].read_text().split() or [None])[0]
+        words = files[tok].read_text().split()
+        sample = words[0] if words else None
         for t in targets:
             want_status = 200 if t is direct else expect
             got = probe(t.port, path, sample)
