@@ -177,3 +177,25 @@ async def test_bulk_revocation_of_a_deleted_application_recreates_nothing(store:
     assert await store.revoke_client(cid) == 0
     assert await store.get_app(cid) is None
     assert await store.app_state(cid) is None
+
+
+async def test_concurrent_token_lookups_share_one_round_trip(redis_url: str) -> None:
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    store = connect(redis_url)
+    await store.init_scopes(CATALOG)
+    cid = await new_app(store)
+    issued = [await start_grant(store, HASHER, client_id=cid, user_id=f"u{i}", scopes=["events:read"],
+                                access_ttl=60, refresh_ttl=120) for i in range(20)]
+    probe = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await probe.config_resetstat()
+    hashes = [HASHER.hash(t.access_token) for t in issued] + [HASHER.hash(mint(TokenKind.ACCESS))]
+    records = await asyncio.gather(*(store.get_access_token(h) for h in hashes))
+    stats = await probe.info("commandstats")
+    await probe.aclose()
+    await store.close()
+    assert [r.user_id if r else None for r in records] == [f"u{i}" for i in range(20)] + [None]
+    assert stats["cmdstat_mget"]["calls"] == 1  # 21 lookups, one MGET
+    assert "cmdstat_get" not in stats
