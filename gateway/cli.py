@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import getpass
 import json
 import logging
@@ -73,6 +74,9 @@ async def _serve(settings: Settings, reuse_port: bool) -> None:
     await admin.setup()
     await web.TCPSite(admin, settings.admin_host, settings.admin_port, reuse_port=reuse_port).start()
     runners.append(admin)
+    # Everything built so far lives for the whole run: move it out of the collector's reach, so full collections
+    # triggered by per-request garbage scan only what requests made (shorter pauses, better tail latency).
+    gc.freeze()
     log.info("scopegate listening on %s:%d (public), %s:%d (admin), upstream %s",
              settings.listen_host, settings.listen_port, settings.admin_host, settings.admin_port,
              settings.upstream)
