@@ -9,7 +9,7 @@ chunked coding or connection close, streamed with bounded buffering (the transpo
 Errors keep the aiohttp leg's meaning: a connect or read timeout before the response head is UpstreamTimeout (504),
 anything else before it is UpstreamUnavailable (502); after the head, body failures raise ConnectionError so the
 caller cuts the client connection. A reused keep-alive connection that the upstream closed before answering is
-retried once on a fresh connection (bodyless requests only reach here, so nothing is sent twice that was consumed).
+retried once on a fresh connection, for idempotent methods only.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ _MAX_HEAD = 64 * 1024  # status line + headers
 _MAX_IDLE = 256  # idle connections kept
 _IDLE_TIMEOUT = 30.0  # seconds an idle connection is trusted (aiohttp's keepalive_timeout in new_session)
 _NO_BODY_STATUS = frozenset({204, 304})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 class UpstreamBodyError(ConnectionError):
@@ -313,8 +314,10 @@ class UpstreamPool:
                 return await self._response(conn, method)
             except _StaleConnection as exc:
                 conn.close()
-                if reused and attempt == 0:
-                    conn, reused = None, False  # the upstream closed an idle connection: one fresh try
+                if reused and attempt == 0 and method in _IDEMPOTENT:
+                    # The upstream closed an idle connection: one fresh try. Only for idempotent methods (RFC 9110
+                    # §9.2.2): a bodyless POST may have been acted on before the connection dropped.
+                    conn, reused = None, False
                     continue
                 raise UpstreamUnavailable("the upstream closed the connection",
                                           reason="upstream_unreachable") from exc

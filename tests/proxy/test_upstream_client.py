@@ -136,6 +136,16 @@ async def test_stale_keep_alive_connection_is_retried_once(upstream: RawUpstream
     pool.close()
 
 
+async def test_a_non_idempotent_request_is_never_sent_twice(upstream: RawUpstream) -> None:
+    pool = pool_for(upstream)
+    await body_of(pool)  # leaves one idle keep-alive connection
+    upstream.respond = lambda head: None if head.startswith(b"POST") else ok(b"fresh")
+    with pytest.raises(UpstreamUnavailable):
+        await pool.request("POST", "/v1/send_message", CIMultiDict({"Content-Length": "0"}))
+    assert [h.split(b" ", 1)[0] for h in upstream.heads].count(b"POST") == 1
+    pool.close()
+
+
 async def test_ambiguous_framing_and_garbage_are_502(upstream: RawUpstream) -> None:
     pool = pool_for(upstream)
     upstream.respond = lambda head: (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
