@@ -298,7 +298,8 @@ class UpstreamPool:
                 raise ValueError("newline or colon in a header to the upstream")
             lines.append(f"{name}: {value}\r\n")
         lines.append("\r\n")
-        return "".join(lines).encode("utf-8")
+        # aiohttp decodes inbound header bytes as UTF-8 with surrogateescape: this restores the exact bytes.
+        return "".join(lines).encode("utf-8", "surrogateescape")
 
     async def request(self, method: str, target: str, headers: CIMultiDict[str]) -> UpstreamResponse:
         """Send a bodyless request and read the response head (skipping 1xx interim responses)."""

@@ -328,3 +328,11 @@ async def test_signed_assertion_verifies_against_the_published_jwks(make_gateway
     spoofed = {**bearer(tokens.access_token), "X-Auth-Assertion": "forged"}
     await client.get("/v1/events", headers=spoofed)
     assert echo_upstream.last.headers["X-Auth-Assertion"] != "forged"
+
+
+async def test_header_bytes_that_are_not_utf8_reach_the_upstream_unchanged(gw):
+    client, _, _, tokens, upstream = gw
+    status, _ = await raw_request(client.host, client.port, get(
+        b"/v1/events", b"Authorization: Bearer " + tokens.access_token.encode(), b"X-Latin: caf\xe9"))
+    assert status == 200
+    assert upstream.last.headers["X-Latin"].encode("utf-8", "surrogateescape") == b"caf\xe9"
