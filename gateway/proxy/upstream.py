@@ -384,7 +384,8 @@ class _StaleConnection(Exception):
 
 def _parse_head(raw: bytes) -> tuple[int, str, str, CIMultiDict[str]]:
     try:
-        text = raw[:-4].decode("latin-1")
+        # UTF-8 round-trips exactly through aiohttp's response writer; other bytes could not be relayed unchanged.
+        text = raw[:-4].decode("utf-8")
         status_line, *lines = text.split("\r\n")
         version, _, rest = status_line.partition(" ")
         code_text, _, reason = rest.partition(" ")
@@ -393,6 +394,8 @@ def _parse_head(raw: bytes) -> tuple[int, str, str, CIMultiDict[str]]:
         headers: CIMultiDict[str] = CIMultiDict()
         for line in lines:
             name, sep, value = line.partition(":")
+            if "\n" in line or "\r" in line or "\x00" in line:
+                raise ValueError(line)  # a bare LF or NUL: ambiguous to whoever reads it next (response splitting)
             if not sep or not name or name != name.strip() or line[0] in " \t":
                 raise ValueError(line)  # no obs-fold, no whitespace before the colon (RFC 9112 §5)
             headers.add(name, value.strip(" \t"))

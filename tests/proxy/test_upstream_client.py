@@ -214,3 +214,15 @@ async def test_header_injection_is_refused(upstream: RawUpstream) -> None:
     with pytest.raises(ValueError):
         await pool.request("GET", "/x", CIMultiDict({"X-A": "1\r\nX-Evil: 1"}))
     pool.close()
+
+
+async def test_utf8_response_headers_round_trip_and_bare_lf_is_502(upstream: RawUpstream) -> None:
+    pool = pool_for(upstream)
+    upstream.respond = lambda head: ok(b"x", "X-Name: caf\u00e9\r\n".encode())
+    resp = await pool.request("GET", "/x", CIMultiDict())
+    assert resp.headers["X-Name"] == "caf\u00e9"
+    resp.abort()
+    upstream.respond = lambda head: ok(b"x", b"X-Bad: a\nSet-Cookie: evil=1\r\n")
+    with pytest.raises(UpstreamUnavailable):
+        await pool.request("GET", "/x", CIMultiDict())
+    pool.close()
