@@ -78,7 +78,7 @@ class Hasher:
 
     def hash(self, raw: str) -> str:
         # The kind prefix is part of the input, so an access token's hash never equals a refresh token's.
-        digest = hmac.new(self._key, raw.encode("utf-8"), hashlib.sha256).digest()[:16]
+        digest = hmac.digest(self._key, raw.encode("utf-8"), "sha256")[:16]  # one-shot C path: ~1 us less
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def matches(self, raw: str, stored_hash: str) -> bool:
