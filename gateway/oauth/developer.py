@@ -18,6 +18,7 @@ import json
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -116,6 +117,39 @@ async def _owned(services: Services, session: Session, client_id: str) -> Applic
     if app is None or app.owner != session.user_id:
         raise NotFound(f"no application {client_id!r}")
     return app
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A change request that passed the checks every change needs: a signed-in user and a matching CSRF token."""
+
+    session: Session
+    html: bool  # a form post from the page (else JSON)
+    form: MultiDictProxy[str] | None  # the submitted form, for pages
+
+
+async def _begin_change(request: web.Request, return_to: str) -> _Change | web.StreamResponse:
+    services = request.app[SERVICES]
+    html = _is_form(request)
+    outcome = await _session(request, html, return_to)
+    if isinstance(outcome, web.Response):
+        return outcome
+    form = await read_form(request) if html else None
+    presented = form.get("csrf") if form is not None else request.headers.get("X-CSRF-Token")
+    problem = _csrf_problem(services, outcome, presented, html)
+    if problem is not None:
+        return problem
+    return _Change(outcome, html, form)
+
+
+async def _owned_for(request: web.Request, change: _Change, client_id: str) -> Application | web.StreamResponse:
+    """The user's own application, or the not-found answer (a page, or NotFound for JSON)."""
+    try:
+        return await _owned(request.app[SERVICES], change.session, client_id)
+    except NotFound:
+        if change.html:
+            return finish(_not_found_page(), request, change.session)
+        raise
 
 
 def _not_found_page() -> web.Response:
@@ -342,17 +376,12 @@ async def new_form(request: web.Request) -> web.StreamResponse:
 
 async def create(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
-    html = _is_form(request)
-    outcome = await _session(request, html, PATH + "/new")
-    if isinstance(outcome, web.Response):
-        return outcome
-    session = outcome
+    change = await _begin_change(request, PATH + "/new")
+    if not isinstance(change, _Change):
+        return change
+    session, html, form = change.session, change.html, change.form
     catalog = list(services.settings.scopes)
-    if html:
-        form = await read_form(request)
-        problem = _csrf_problem(services, session, form.get("csrf"), html)
-        if problem is not None:
-            return problem
+    if form is not None:
         fields = _form_fields(form)
         form_id = form.get("form_id", "")
         try:
@@ -371,8 +400,6 @@ async def create(request: web.Request) -> web.StreamResponse:
                       "shown once; if you did not copy it, delete the application and register a new one.")
             return finish(_list_page(services, apps, notice=notice), request, session)
     else:
-        problem = _csrf_problem(services, session, request.headers.get("X-CSRF-Token"), html)
-        assert problem is None  # JSON mode raises instead
         fields = await _json_object(request)
         _check_fields(fields)
     reg = await applications.register(services.store, services.hasher, catalog,
@@ -412,27 +439,18 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
 async def update(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     client_id = request.match_info["client_id"]
-    html = _is_form(request)
-    outcome = await _session(request, html, f"{PATH}/{client_id}")
-    if isinstance(outcome, web.Response):
-        return outcome
-    session = outcome
-    if html:
-        form = await read_form(request)
-        problem = _csrf_problem(services, session, form.get("csrf"), html)
-        if problem is not None:
-            return problem
-        fields = _form_fields(form)
+    change = await _begin_change(request, f"{PATH}/{client_id}")
+    if not isinstance(change, _Change):
+        return change
+    session, html = change.session, change.html
+    if change.form is not None:
+        fields = _form_fields(change.form)
     else:
-        _csrf_problem(services, session, request.headers.get("X-CSRF-Token"), html)
         fields = await _json_object(request)
         _check_fields(fields)
-    try:
-        before = await _owned(services, session, client_id)
-    except NotFound:
-        if html:
-            return finish(_not_found_page(), request, session)
-        raise
+    before = await _owned_for(request, change, client_id)
+    if not isinstance(before, Application):
+        return before
     catalog = list(services.settings.scopes)
     try:
         after = await applications.edit(services.store, catalog, client_id, fields)
@@ -477,24 +495,13 @@ async def delete_confirm(request: web.Request) -> web.StreamResponse:
 async def delete(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     client_id = request.match_info["client_id"]
-    html = _is_form(request)
-    outcome = await _session(request, html, f"{PATH}/{client_id}")
-    if isinstance(outcome, web.Response):
-        return outcome
-    session = outcome
-    if html:
-        form = await read_form(request)
-        problem = _csrf_problem(services, session, form.get("csrf"), html)
-        if problem is not None:
-            return problem
-    else:
-        _csrf_problem(services, session, request.headers.get("X-CSRF-Token"), html)
-    try:
-        await _owned(services, session, client_id)
-    except NotFound:
-        if html:
-            return finish(_not_found_page(), request, session)
-        raise
+    change = await _begin_change(request, f"{PATH}/{client_id}")
+    if not isinstance(change, _Change):
+        return change
+    session, html = change.session, change.html
+    owned = await _owned_for(request, change, client_id)
+    if not isinstance(owned, Application):
+        return owned
     # The same steps as the admin API's delete: one atomic store step plus one published message, so every
     # token, refresh token and code of the application fails validation from here on, however many there are.
     if not await services.store.delete_app(client_id):
