@@ -98,3 +98,28 @@ class GatewayProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+def redis_dump(url: str) -> str:
+    """Every key and value in Redis, as text."""
+    import redis
+
+    r = redis.Redis.from_url(url, decode_responses=True)
+    parts: list[str] = []
+    for key in r.scan_iter(count=1000):
+        parts.append(key)
+        kind = r.type(key)
+        if kind == "string":
+            parts.append(str(r.get(key)))
+        elif kind == "hash":
+            parts.append(str(r.hgetall(key)))
+        elif kind == "set":
+            parts.append(str(r.smembers(key)))
+        elif kind == "stream":
+            parts.append(str(r.xrange(key)))
+        elif kind == "zset":
+            parts.append(str(r.zrange(key, 0, -1, withscores=True)))
+        elif kind == "list":
+            parts.append(str(r.lrange(key, 0, -1)))
+    r.close()
+    return "\n".join(parts)

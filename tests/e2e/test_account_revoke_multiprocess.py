@@ -5,29 +5,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import requests
 
-from tests.e2e.harness import GatewayProcess, UpstreamProcess, write_config
+from tests.e2e.harness import GatewayProcess
 from tests.e2e.tokens import mint_token_and_client
-
-
-@pytest.fixture
-def two_gateways(redis_url: str, tmp_path: Path) -> Iterator[list[GatewayProcess]]:
-    upstream = UpstreamProcess()
-    config = write_config(tmp_path, upstream=upstream.url, redis_url=redis_url)
-    started: list[GatewayProcess] = []
-    try:
-        for _ in range(2):
-            started.append(GatewayProcess(config))
-        yield started
-    finally:
-        for gw in started:
-            gw.stop()
-        upstream.stop()
 
 
 def status_of(gw: GatewayProcess, token: str) -> int:
@@ -45,14 +27,14 @@ def log_in(gw: GatewayProcess) -> requests.Session:
     return browser
 
 
-def test_user_revoke_on_authorized_applications_reaches_every_process(two_gateways, redis_url):
+def test_user_revoke_on_authorized_applications_reaches_every_process(gateways, redis_url):
     token, client_id = mint_token_and_client(redis_url, scopes=["events:read"], user_id="1001", record=True)
-    for gw in two_gateways:
+    for gw in gateways:
         for _ in range(3):
             assert status_of(gw, token) == 200  # caches warm on both processes
 
-    browser = log_in(two_gateways[0])
-    listing = browser.get(two_gateways[0].url + "/account/authorized-applications",
+    browser = log_in(gateways[0])
+    listing = browser.get(gateways[0].url + "/account/authorized-applications",
                           headers={"Accept": "application/json"}, timeout=5)
     assert listing.status_code == 200, listing.text
     body = listing.json()
@@ -60,23 +42,23 @@ def test_user_revoke_on_authorized_applications_reaches_every_process(two_gatewa
     assert row["scopes"] == ["events:read"]
     assert row["last_used"] is not None  # the warm-up calls were recorded as a use
 
-    no_csrf = browser.post(f"{two_gateways[0].url}/account/authorized-applications/{client_id}/revoke", timeout=5)
+    no_csrf = browser.post(f"{gateways[0].url}/account/authorized-applications/{client_id}/revoke", timeout=5)
     assert no_csrf.status_code == 403
-    assert status_of(two_gateways[1], token) == 200
+    assert status_of(gateways[1], token) == 200
 
-    revoked = browser.post(f"{two_gateways[0].url}/account/authorized-applications/{client_id}/revoke",
+    revoked = browser.post(f"{gateways[0].url}/account/authorized-applications/{client_id}/revoke",
                            headers={"X-CSRF-Token": body["csrf_token"]}, timeout=5)
     assert revoked.status_code == 200, revoked.text
     started = time.perf_counter()
     seen: dict[int, float] = {}
     while len(seen) < 2 and time.perf_counter() - started < 2.0:
-        for i, gw in enumerate(two_gateways):
+        for i, gw in enumerate(gateways):
             if i not in seen and status_of(gw, token) == 401:
                 seen[i] = time.perf_counter() - started
     print(f"\n[account revoke] 401 on each process after (ms): { {i: round(s * 1000, 2) for i, s in seen.items()} }")
     assert set(seen) == {0, 1}
     assert max(seen.values()) < 0.100
-    after = browser.get(two_gateways[0].url + "/account/authorized-applications",
+    after = browser.get(gateways[0].url + "/account/authorized-applications",
                         headers={"Accept": "application/json"}, timeout=5)
     assert after.status_code == 200
     assert client_id not in [r["client_id"] for r in after.json()["applications"]]  # consent needed again

@@ -3,42 +3,15 @@ real `scopegate serve` processes; then the code is exchanged and the token used 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
 import requests
-from playwright.sync_api import Browser, Route, sync_playwright
+from playwright.sync_api import Browser, Route
 
-from tests.e2e.harness import GatewayProcess, UpstreamProcess, write_config
+from tests.e2e.harness import GatewayProcess, redis_dump
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 REDIRECT = "http://127.0.0.1:9/callback"  # never contacted: the browser's request is fulfilled by the test
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: `.ci/run` installs it (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def stack(redis_url: str, tmp_path: Path) -> Iterator[GatewayProcess]:
-    upstream = UpstreamProcess()
-    gw = GatewayProcess(write_config(tmp_path, upstream=upstream.url, redis_url=redis_url))
-    yield gw
-    gw.stop()
-    upstream.stop()
 
 
 def register(gw: GatewayProcess, scopes: list[str]) -> tuple[str, str]:
@@ -109,31 +82,6 @@ def test_browser_login_consent_approve_then_token_works_for_its_scopes(browser: 
         assert raw not in dump, "a raw token, code or secret is stored in Redis"
         assert raw not in logs, "a raw token, code or secret is in the logs"
     assert "sg:at:" in dump  # the dump did see the token keys (as keyed hashes)
-
-
-def redis_dump(url: str) -> str:
-    """Every key and value in Redis, as text."""
-    import redis
-
-    r = redis.Redis.from_url(url, decode_responses=True)
-    parts: list[str] = []
-    for key in r.scan_iter(count=1000):
-        parts.append(key)
-        kind = r.type(key)
-        if kind == "string":
-            parts.append(str(r.get(key)))
-        elif kind == "hash":
-            parts.append(str(r.hgetall(key)))
-        elif kind == "set":
-            parts.append(str(r.smembers(key)))
-        elif kind == "stream":
-            parts.append(str(r.xrange(key)))
-        elif kind == "zset":
-            parts.append(str(r.zrange(key, 0, -1, withscores=True)))
-        elif kind == "list":
-            parts.append(str(r.lrange(key, 0, -1)))
-    r.close()
-    return "\n".join(parts)
 
 
 def test_browser_deny_returns_access_denied(browser: Browser, stack: GatewayProcess) -> None:

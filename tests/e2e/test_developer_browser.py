@@ -4,29 +4,19 @@ exchange the code, then delete it from its edit screen and see its token refused
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
 import requests
 from playwright.sync_api import Browser, Page, Route
 
 from gateway.oauth.developer import PATH
-from tests.e2e.harness import GatewayProcess, UpstreamProcess, write_config
-from tests.e2e.test_browser import browser  # noqa: F401 - the shared module-scoped Chromium fixture
+from tests.e2e.harness import GatewayProcess
 
 REDIRECT = "http://127.0.0.1:9/devcallback"  # never contacted: the browser's request is fulfilled by the test
 UNTICKED = ("imports:write", "messaging:send")
 
 
-@pytest.fixture
-def stack(redis_url: str, tmp_path: Path) -> Iterator[GatewayProcess]:
-    upstream = UpstreamProcess()
-    gw = GatewayProcess(write_config(tmp_path, upstream=upstream.url, redis_url=redis_url))
-    yield gw
-    gw.stop()
-    upstream.stop()
 
 
 def authorize(page: Page, gw: GatewayProcess, client_id: str, scope: str) -> dict[str, list[str]]:
@@ -51,7 +41,7 @@ def authorize(page: Page, gw: GatewayProcess, client_id: str, scope: str) -> dic
     return parse_qs(urlsplit(landed[-1]).query)
 
 
-def test_register_in_the_browser_use_it_then_delete_it(browser: Browser, stack: GatewayProcess,  # noqa: F811
+def test_register_in_the_browser_use_it_then_delete_it(browser: Browser, stack: GatewayProcess,
                                                         tmp_path: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()

@@ -5,28 +5,17 @@ at the proxy for exactly its scopes, refresh rotation, revocation; and no raw se
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.e2e.harness import GatewayProcess, UpstreamProcess, write_config
-from tests.e2e.test_browser import redis_dump
+from tests.e2e.harness import GatewayProcess, redis_dump
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never contacted: the user agent below stops at the redirect
 
 
-@pytest.fixture
-def stack(redis_url: str, tmp_path: Path) -> Iterator[GatewayProcess]:
-    upstream = UpstreamProcess()
-    gw = GatewayProcess(write_config(tmp_path, upstream=upstream.url, redis_url=redis_url))
-    yield gw
-    gw.stop()
-    upstream.stop()
 
 
 def register(gw: GatewayProcess, *, server_side: bool, scopes: list[str]) -> dict[str, Any]:

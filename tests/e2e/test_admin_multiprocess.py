@@ -5,33 +5,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import requests
 
 from tests.conftest import ADMIN_TOKEN
-from tests.e2e.harness import GatewayProcess, UpstreamProcess, write_config
+from tests.e2e.harness import GatewayProcess
 from tests.e2e.tokens import mint_token_and_client
 
 PROPAGATION_LIMIT = 0.100
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-@pytest.fixture
-def gateways(redis_url: str, tmp_path: Path) -> Iterator[list[GatewayProcess]]:
-    upstream = UpstreamProcess()
-    config = write_config(tmp_path, upstream=upstream.url, redis_url=redis_url)
-    started: list[GatewayProcess] = []
-    try:
-        for _ in range(2):
-            started.append(GatewayProcess(config))
-        yield started
-    finally:
-        for gw in started:
-            gw.stop()
-        upstream.stop()
 
 
 def _get(gw: GatewayProcess, token: str, path: str = "/v1/events") -> int:
