@@ -23,6 +23,11 @@ log = logging.getLogger("scopegate.validation")
 
 T = TypeVar("T")
 _Facts = tuple[Grant | None, AppState | None, int, int]
+class _Miss:
+    """Not cached, as opposed to a cached None (a deleted application, a revoked grant)."""
+
+
+_MISS = _Miss()
 
 
 class _Bounded(dict[str, tuple[float, T]]):
@@ -54,8 +59,12 @@ class TokenValidator:
         self.cache_enabled = cache_enabled
         self._max_age = max_age
         self._tokens: _Bounded[AccessTokenRecord] = _Bounded(max_entries)
-        # Grants, app states and epochs are few (one per authorization) and shared by many tokens.
-        self._facts: _Bounded[_Facts] = _Bounded(max_entries)
+        # Grants, app states and epochs are few (one per authorization or application) and shared by many tokens.
+        # One cache per kind of fact, keyed exactly as revocation messages name them, so dropping is O(1).
+        self._grants: _Bounded[Grant | None] = _Bounded(max_entries)
+        self._apps: _Bounded[AppState | None] = _Bounded(max_entries)
+        self._user_app_epochs: _Bounded[int] = _Bounded(max_entries)
+        self._user_epochs: _Bounded[int] = _Bounded(max_entries)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._generation = 0
         self.subscribed = False
@@ -69,28 +78,22 @@ class TokenValidator:
         token_hash = self._hasher.hash(raw_token)
         now = time.time()
         trusted = self.subscribed and self.cache_enabled
-        rec = self._cached(self._tokens, token_hash, now) if trusted else None
-        if rec is None:
-            rec = await self._once("t" + token_hash, lambda: self._store.get_access_token(token_hash))
-            if rec is None:
+        cached: AccessTokenRecord | _Miss = _MISS
+        if trusted:
+            cached = self._cached(self._tokens, token_hash, now)
+        if isinstance(cached, _Miss):
+            found = await self._once("t" + token_hash, lambda: self._store.get_access_token(token_hash))
+            if found is None:
                 raise InvalidToken("the access token is unknown, expired or revoked", reason="unknown_token")
             if trusted:
-                self._tokens.put(token_hash, rec, now)
+                self._tokens.put(token_hash, found, now)
+            rec = found
+        else:
+            rec = cached
         if rec.expires_at <= now:
             raise InvalidToken("the access token has expired", reason="expired")
 
-        fact_key = f"{rec.grant_id}|{rec.client_id}|{rec.user_id}"
-        facts = self._cached(self._facts, fact_key, now) if self.subscribed else None
-        if facts is None:
-            generation = self._generation
-            facts = await self._once(
-                "f" + fact_key,
-                lambda: self._store.validation_facts(rec.grant_id, rec.client_id, rec.user_id),
-            )
-            # A revocation that landed while we were reading must not be undone by caching what we read.
-            if self.subscribed and generation == self._generation:
-                self._facts.put(fact_key, facts, now)
-        grant, app, ua_epoch, u_epoch = facts
+        grant, app, ua_epoch, u_epoch = await self._facts(rec, now)
         if app is None:
             raise InvalidToken("the application has been deleted", reason="app_deleted")
         if grant is None or grant.client_id != rec.client_id:
@@ -106,13 +109,37 @@ class TokenValidator:
             expires_at=rec.expires_at,
         )
 
-    def _cached(self, cache: _Bounded[T], key: str, now: float) -> T | None:
+    async def _facts(self, rec: AccessTokenRecord, now: float) -> _Facts:
+        """What the token is checked against: its grant, its application now, the user's epochs."""
+        ua_key = f"{rec.user_id}|{rec.client_id}"
+        if self.subscribed:
+            grant = self._cached(self._grants, rec.grant_id, now)
+            app = self._cached(self._apps, rec.client_id, now)
+            ua = self._cached(self._user_app_epochs, ua_key, now)
+            u = self._cached(self._user_epochs, rec.user_id, now)
+            if not (isinstance(grant, _Miss) or isinstance(app, _Miss) or isinstance(ua, _Miss)
+                    or isinstance(u, _Miss)):
+                return grant, app, ua, u
+        generation = self._generation
+        facts = await self._once(
+            "f" + rec.grant_id, lambda: self._store.validation_facts(rec.grant_id, rec.client_id, rec.user_id)
+        )
+        # A revocation that landed while we were reading must not be undone by caching what we read.
+        if self.subscribed and generation == self._generation:
+            grant, app, ua, u = facts
+            self._grants.put(rec.grant_id, grant, now)
+            self._apps.put(rec.client_id, app, now)
+            self._user_app_epochs.put(ua_key, ua, now)
+            self._user_epochs.put(rec.user_id, u, now)
+        return facts
+
+    def _cached(self, cache: _Bounded[T], key: str, now: float) -> T | _Miss:
         hit = cache.get(key)
         if hit is None:
-            return None
+            return _MISS
         if now - hit[0] > self._max_age:
             cache.pop(key, None)
-            return None
+            return _MISS
         return hit[1]
 
     async def _once(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
@@ -145,8 +172,8 @@ class TokenValidator:
 
     def clear(self) -> None:
         self._generation += 1
-        self._tokens.clear()
-        self._facts.clear()
+        for cache in (self._tokens, self._grants, self._apps, self._user_app_epochs, self._user_epochs):
+            cache.clear()
 
     def on_revocation(self, message: str) -> None:
         ts_text, _, rest = message.partition(" ")
@@ -155,25 +182,20 @@ class TokenValidator:
         if kind == "t":
             self._tokens.pop(args, None)
         elif kind == "g":
-            self._drop_facts(lambda gid, cid, uid: gid == args)
+            self._grants.pop(args, None)
         elif kind == "a":
-            self._drop_facts(lambda gid, cid, uid: cid == args)
+            self._apps.pop(args, None)
         elif kind == "ua":
             user, _, client = args.partition(" ")
-            self._drop_facts(lambda gid, cid, uid: uid == user and cid == client)
+            self._user_app_epochs.pop(f"{user}|{client}", None)
         elif kind == "u":
-            self._drop_facts(lambda gid, cid, uid: uid == args)
+            self._user_epochs.pop(args, None)
         else:
             log.warning("unknown revocation message kind %r: dropping every cached fact", kind)
             self.clear()
         if self._on_propagation is not None:
             with contextlib.suppress(ValueError):  # a message without a timestamp still invalidated
                 self._on_propagation(max(0.0, time.time() - float(ts_text)))
-
-    def _drop_facts(self, affected: Callable[[str, str, str], bool]) -> None:
-        # Revocations are rare and the facts cache holds one entry per authorization, so a scan is cheap here.
-        for key in [k for k in self._facts if affected(*k.split("|", 2))]:
-            del self._facts[key]
 
     async def run_subscription(self) -> None:
         await self._store.listen_revocations(self.on_revocation, self.on_subscription)
