@@ -13,6 +13,7 @@ from gateway import applications
 from gateway.issuance import start_grant
 from gateway.models import AccessTokenRecord, Grant
 from gateway.security import Hasher, TokenKind, mint, well_formed
+from gateway.store import codec
 from gateway.store import keyspace as ks
 from gateway.store.redis_store import RedisStore, connect
 
@@ -101,7 +102,7 @@ class Minter:
                     g = Grant(grant_id=secrets.token_hex(8), client_id=client_id, user_id=uid,
                               scopes=frozenset(SCOPES), created_at=now, app_epoch=0, user_app_epoch=0,
                               user_epoch=0, refresh_hash=refresh_hash)
-                    p.set(ks.grant(g.grant_id), self.store._grant_value(g), ex=86400)
+                    p.set(ks.grant(g.grant_id), codec.grant_to_value(g, self.store.scope_bits), ex=86400)
                     p.sadd(ks.app_grants(client_id), g.grant_id)
                     p.set(ks.refresh_token(refresh_hash), f"{g.grant_id}|{now + 86400}", ex=86400)
                     p.hset(ks.authorizations(uid), client_id, '{"scopes":[],"authorized_at":0}')

@@ -21,7 +21,7 @@ import yaml
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.proxy.routes import METHODS, Route, find_ties, parse_template
 from gateway.security import valid_password_hash
-from gateway.store.redis_store import sentinel_url_problem
+from gateway.store.urls import sentinel_url_problem
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -29,29 +29,15 @@ from gateway.models import (
     PendingCode,
     RefreshTokenRecord,
 )
+from gateway.store import codec, scripts
 from gateway.store import keyspace as ks
+from gateway.store.urls import parse_sentinel_url
 
 log = logging.getLogger("scopegate.store")
 
 _UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError, asyncio.TimeoutError)
 
-# Lua: redeem a code exactly once and leave a marker naming it used (RFC 6749 §4.1.2: single use).
-_REDEEM_ONCE = """
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], '', 'EX', ARGV[1])
-return v
-"""
 
-# Lua: rotate a refresh token exactly once; a second presentation finds the used-marker instead.
-_ROTATE_ONCE = """
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
-return v
-"""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,26 +56,8 @@ def _guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return guarded
 
 
-# Lua: a replay that arrives while the first redemption is still minting flags the code, so that redemption
-# withdraws what it minted instead of recording it.
-_FLAG_REPLAY = """
-local v = redis.call('GET', KEYS[1])
-if v == '' then redis.call('SET', KEYS[1], '!replayed', 'KEEPTTL') end
-return v
-"""
 
-# Lua: record the grant a code produced, unless a replay flagged the code meanwhile.
-_RECORD_CODE_GRANT = """
-if redis.call('GET', KEYS[1]) == '!replayed' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return 1
-"""
 
-# Lua: bump an application's epoch only while it exists (HINCRBY alone would recreate a deleted record).
-_BUMP_APP_EPOCH = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('HINCRBY', KEYS[1], 'epoch', 1)
-"""
 
 RevocationHandler = Callable[[str], None]
 StateHandler = Callable[[bool], None]
@@ -158,14 +126,12 @@ class RedisStore:
         self._gets = _GetBatcher(client)
         self._also_close = also_close  # e.g. the Sentinel connections that found the master
         self.embedded = embedded
-        self._bit_of: dict[str, int] = {}
-        self._scope_of: dict[int, str] = {}
-        self._decoded: dict[str, frozenset[str]] = {}
-        self._redeem = client.register_script(_REDEEM_ONCE)
-        self._rotate = client.register_script(_ROTATE_ONCE)
-        self._flag_replay = client.register_script(_FLAG_REPLAY)
-        self._record_code_grant = client.register_script(_RECORD_CODE_GRANT)
-        self._bump_app_epoch = client.register_script(_BUMP_APP_EPOCH)
+        self.scope_bits = codec.ScopeBits()
+        self._redeem = client.register_script(scripts.REDEEM_ONCE)
+        self._rotate = client.register_script(scripts.ROTATE_ONCE)
+        self._flag_replay = client.register_script(scripts.FLAG_REPLAY)
+        self._record_code_grant = client.register_script(scripts.RECORD_CODE_GRANT)
+        self._bump_app_epoch = client.register_script(scripts.BUMP_APP_EPOCH)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -189,68 +155,14 @@ class RedisStore:
             if name not in known:
                 bit = int(await self._r.incr(ks.SCOPE_BITS_NEXT)) - 1
                 await self._r.hsetnx(ks.SCOPE_BITS, name, bit)
-        known = await self._r.hgetall(ks.SCOPE_BITS)
-        self._bit_of = {k: int(v) for k, v in known.items()}
-        self._scope_of = {v: k for k, v in self._bit_of.items()}
-        self._decoded.clear()
-
-    def encode_scopes(self, scopes: Iterable[str]) -> str:
-        bits = 0
-        for s in scopes:
-            bits |= 1 << self._bit_of[s]
-        return format(bits, "x")
-
-    def decode_scopes(self, encoded: str) -> frozenset[str]:
-        hit = self._decoded.get(encoded)
-        if hit is not None:
-            return hit
-        bits = int(encoded, 16)
-        names = []
-        i = 0
-        while bits:
-            if bits & 1 and i in self._scope_of:
-                names.append(self._scope_of[i])
-            bits >>= 1
-            i += 1
-        result = frozenset(names)
-        if len(self._decoded) < 4096:
-            self._decoded[encoded] = result
-        return result
+        self.scope_bits.load(await self._r.hgetall(ks.SCOPE_BITS))
 
     # --- applications ---------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _app_fields(app: Application) -> dict[str, str]:
-        return {
-            "name": app.name,
-            "redirect_uri": app.redirect_uri,
-            "server_side": "1" if app.server_side else "0",
-            "scopes": " ".join(app.scopes),
-            "owner": app.owner,
-            "published": "1" if app.published else "0",
-            "created_at": repr(app.created_at),
-            "updated_at": repr(app.updated_at),
-        }
-
-    @staticmethod
-    def _app_from(client_id: str, h: dict[str, str]) -> Application:
-        return Application(
-            client_id=client_id,
-            name=h["name"],
-            redirect_uri=h["redirect_uri"],
-            server_side=h["server_side"] == "1",
-            scopes=tuple(h["scopes"].split()),
-            owner=h["owner"],
-            published=h["published"] == "1",
-            created_at=float(h["created_at"]),
-            updated_at=float(h["updated_at"]),
-            epoch=int(h.get("epoch", "0")),
-        )
 
     @_guarded
     async def create_app(self, app: Application, secret_hash: str) -> None:
         async with self._r.pipeline(transaction=True) as p:
-            p.hset(ks.app(app.client_id), mapping={**self._app_fields(app), "epoch": "0"})
+            p.hset(ks.app(app.client_id), mapping={**codec.app_to_fields(app), "epoch": "0"})
             p.hset(ks.app_secrets(app.client_id), secret_hash, "0")
             p.sadd(ks.APPS, app.client_id)
             await p.execute()
@@ -258,7 +170,7 @@ class RedisStore:
     @_guarded
     async def get_app(self, client_id: str) -> Application | None:
         h = await self._r.hgetall(ks.app(client_id))
-        return self._app_from(client_id, h) if h else None
+        return codec.app_from_fields(client_id, h) if h else None
 
     @_guarded
     async def list_apps(self, owner: str | None = None) -> list[Application]:
@@ -267,7 +179,7 @@ class RedisStore:
             for cid in ids:
                 p.hgetall(ks.app(cid))
             rows = await p.execute()
-        apps = [self._app_from(cid, h) for cid, h in zip(ids, rows, strict=True) if h]
+        apps = [codec.app_from_fields(cid, h) for cid, h in zip(ids, rows, strict=True) if h]
         apps.sort(key=lambda a: a.created_at)
         return [a for a in apps if owner is None or a.owner == owner]
 
@@ -277,7 +189,7 @@ class RedisStore:
         key = ks.app(app.client_id)
         async with self._r.pipeline(transaction=True) as p:
             p.exists(key)
-            p.hset(key, mapping=self._app_fields(app))
+            p.hset(key, mapping=codec.app_to_fields(app))
             exists, _ = await p.execute()
         if not exists:
             await self._r.delete(key)
@@ -328,34 +240,6 @@ class RedisStore:
             await p.execute()
         return True
 
-    def _grant_value(self, g: Grant) -> str:
-        return "|".join(
-            (
-                g.client_id,
-                str(g.app_epoch),
-                str(g.user_app_epoch),
-                str(g.user_epoch),
-                str(g.created_at),
-                self.encode_scopes(g.scopes),
-                g.refresh_hash,
-                g.user_id,
-            )
-        )
-
-    def _grant_from(self, grant_id: str, v: str) -> Grant:
-        cid, ae, uae, ue, created, bits, rt, uid = v.split("|", 7)
-        return Grant(
-            grant_id=grant_id,
-            client_id=cid,
-            user_id=uid,
-            scopes=self.decode_scopes(bits),
-            created_at=int(created),
-            app_epoch=int(ae),
-            user_app_epoch=int(uae),
-            user_epoch=int(ue),
-            refresh_hash=rt,
-        )
-
     @_guarded
     async def current_epochs_for(self, user_id: str, client_id: str) -> tuple[int, int, int] | None:
         """(application, user+application, user) epochs now; None when the application is gone."""
@@ -370,14 +254,14 @@ class RedisStore:
     @_guarded
     async def save_grant(self, g: Grant, ttl_seconds: int) -> None:
         async with self._r.pipeline(transaction=False) as p:
-            p.set(ks.grant(g.grant_id), self._grant_value(g), ex=ttl_seconds)
+            p.set(ks.grant(g.grant_id), codec.grant_to_value(g, self.scope_bits), ex=ttl_seconds)
             p.sadd(ks.app_grants(g.client_id), g.grant_id)
             await p.execute()
 
     @_guarded
     async def get_grant(self, grant_id: str) -> Grant | None:
         v = await self._r.get(ks.grant(grant_id))
-        return self._grant_from(grant_id, v) if v else None
+        return codec.grant_from_value(grant_id, v, self.scope_bits) if v else None
 
     @_guarded
     async def revoke_grant(self, grant_id: str) -> bool:
@@ -385,7 +269,7 @@ class RedisStore:
         v = await self._r.get(ks.grant(grant_id))
         if not v:
             return False
-        g = self._grant_from(grant_id, v)
+        g = codec.grant_from_value(grant_id, v, self.scope_bits)
         async with self._r.pipeline(transaction=False) as p:
             p.delete(ks.grant(grant_id))
             if g.refresh_hash:
@@ -395,46 +279,24 @@ class RedisStore:
         await self._publish(f"g {grant_id}")
         return True
 
-    def _access_value(self, rec: AccessTokenRecord) -> str:
-        return "|".join(
-            (
-                rec.grant_id,
-                rec.client_id,
-                str(rec.issued_at),
-                str(rec.expires_at),
-                self.encode_scopes(rec.scopes),
-                rec.user_id,
-            )
-        )
-
     @_guarded
     async def save_access_token(self, token_hash: str, rec: AccessTokenRecord) -> None:
         ttl = max(1, rec.expires_at - _now())
-        await self._r.set(ks.access_token(token_hash), self._access_value(rec), ex=ttl)
+        await self._r.set(ks.access_token(token_hash), codec.access_to_value(rec, self.scope_bits), ex=ttl)
 
     @_guarded
     async def save_access_tokens(self, items: list[tuple[str, AccessTokenRecord]]) -> None:
         """Bulk insert (pipelined); used by tests and the benchmark to mint many tokens quickly."""
         async with self._r.pipeline(transaction=False) as p:
             for token_hash, rec in items:
-                p.set(ks.access_token(token_hash), self._access_value(rec), ex=max(1, rec.expires_at - _now()))
+                value = codec.access_to_value(rec, self.scope_bits)
+                p.set(ks.access_token(token_hash), value, ex=max(1, rec.expires_at - _now()))
             await p.execute()
-
-    def parse_access(self, v: str) -> AccessTokenRecord:
-        gid, cid, iat, exp, bits, uid = v.split("|", 5)
-        return AccessTokenRecord(
-            grant_id=gid,
-            client_id=cid,
-            user_id=uid,
-            scopes=self.decode_scopes(bits),
-            issued_at=int(iat),
-            expires_at=int(exp),
-        )
 
     @_guarded
     async def get_access_token(self, token_hash: str) -> AccessTokenRecord | None:
         v = await self._gets.get(ks.access_token(token_hash))
-        return self.parse_access(v) if v else None
+        return codec.access_from_value(v, self.scope_bits) if v else None
 
     @_guarded
     async def validation_facts(
@@ -446,7 +308,7 @@ class RedisStore:
             p.hmget(ks.app(client_id), ["scopes", "epoch"])
             p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
             gv, (scopes, epoch), (uae, ue) = await p.execute()
-        grant = self._grant_from(grant_id, gv) if gv else None
+        grant = codec.grant_from_value(grant_id, gv, self.scope_bits) if gv else None
         state = AppState(frozenset(scopes.split()), int(epoch or 0)) if scopes is not None else None
         return grant, state, int(uae or 0), int(ue or 0)
 
@@ -491,7 +353,7 @@ class RedisStore:
     @_guarded
     async def set_grant_refresh(self, g: Grant, refresh_hash: str, ttl_seconds: int) -> Grant:
         updated = dataclasses.replace(g, refresh_hash=refresh_hash)
-        await self._r.set(ks.grant(g.grant_id), self._grant_value(updated), ex=ttl_seconds, xx=True)
+        await self._r.set(ks.grant(g.grant_id), codec.grant_to_value(updated, self.scope_bits), ex=ttl_seconds, xx=True)
         return updated
 
     # --- authorization codes --------------------------------------------------------------------------------
@@ -499,33 +361,13 @@ class RedisStore:
     @_guarded
     async def save_code(self, code_hash: str, pending: PendingCode) -> None:
         ttl = max(1, pending.expires_at - _now())
-        value = json.dumps(
-            {
-                "client_id": pending.client_id,
-                "user_id": pending.user_id,
-                "redirect_uri": pending.redirect_uri,
-                "scopes": list(pending.scopes),
-                "code_challenge": pending.code_challenge,
-                "expires_at": pending.expires_at,
-            }
-        )
-        await self._r.set(ks.code(code_hash), value, ex=ttl)
+        await self._r.set(ks.code(code_hash), codec.code_to_json(pending), ex=ttl)
 
     @_guarded
     async def redeem_code(self, code_hash: str) -> PendingCode | None:
         """Take a code exactly once (atomic); None if unknown, expired or already redeemed."""
         raw = await self._redeem(keys=[ks.code(code_hash), ks.code_used(code_hash)], args=[600])
-        if not raw:
-            return None
-        d = json.loads(raw)
-        return PendingCode(
-            client_id=d["client_id"],
-            user_id=d["user_id"],
-            redirect_uri=d["redirect_uri"],
-            scopes=tuple(d["scopes"]),
-            code_challenge=d["code_challenge"],
-            expires_at=int(d["expires_at"]),
-        )
+        return codec.code_from_json(raw) if raw else None
 
     @_guarded
     async def mark_code_grant(self, code_hash: str, grant_id: str) -> bool:
@@ -651,7 +493,7 @@ class RedisStore:
                     for gid, v in zip(gids, values, strict=True):
                         p.delete(ks.grant(gid))
                         if v:
-                            rt = self._grant_from(gid, v).refresh_hash
+                            rt = codec.grant_from_value(gid, v, self.scope_bits).refresh_hash
                             if rt:
                                 p.delete(ks.refresh_token(rt))
                     await p.execute()
@@ -774,37 +616,6 @@ async def _quiet_close(pubsub: Any) -> None:
         log.debug("pubsub close failed", exc_info=True)
 
 
-def sentinel_url_problem(url: str) -> str | None:
-    """`redis+sentinel://[:password@]host:port[,host:port...]/service[/db]`: None when well-formed."""
-    try:
-        _parse_sentinel_url(url)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def _parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int, str | None]:
-    rest = url.removeprefix("redis+sentinel://")
-    password = None
-    if "@" in rest:
-        creds, rest = rest.rsplit("@", 1)
-        password = creds.split(":", 1)[-1] or None
-    hosts_part, _, path = rest.partition("/")
-    parts = [p for p in path.split("/") if p]
-    if not parts:
-        raise ValueError("needs the monitored service name: redis+sentinel://host:26379/mymaster[/db]")
-    hosts: list[tuple[str, int]] = []
-    for item in hosts_part.split(","):
-        host, _, port = item.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"sentinel address {item!r} must be host:port")
-        hosts.append((host, int(port)))
-    db = parts[1] if len(parts) > 1 else "0"
-    if not db.isdigit():
-        raise ValueError(f"database {db!r} must be a number")
-    return hosts, parts[0], int(db), password
-
-
 def connect(redis_url: str, *, timeout: float = 0.5, max_connections: int = 64) -> RedisStore:
     """A store for `redis_url`: redis://, rediss://, unix://, redis+sentinel://, or memory:// (embedded)."""
     if redis_url.startswith("memory://"):
@@ -816,7 +627,7 @@ def connect(redis_url: str, *, timeout: float = 0.5, max_connections: int = 64) 
         # Sentinel finds the current master and follows failovers; the store code is the same.
         from redis.asyncio.sentinel import Sentinel
 
-        hosts, service, db, password = _parse_sentinel_url(redis_url)
+        hosts, service, db, password = parse_sentinel_url(redis_url)
         sentinel = Sentinel(hosts, socket_timeout=timeout, socket_connect_timeout=timeout)  # type: ignore[no-untyped-call]
         master = sentinel.master_for(
             service,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store.redis_store import connect, sentinel_url_problem
+from gateway.store.redis_store import connect
+from gateway.store.urls import sentinel_url_problem
 from tests.conftest import RedisServer, free_port
 from tests.proxy.helpers import bearer, issue, register_app
 

@@ -47,7 +47,7 @@ async def test_application_round_trip_and_secret_only_as_hash(store: RedisStore)
 
 
 async def test_scopes_survive_encoding(store: RedisStore) -> None:
-    assert store.decode_scopes(store.encode_scopes(["contacts:read", "events:read"])) == {"contacts:read",
+    assert store.scope_bits.decode(store.scope_bits.encode(["contacts:read", "events:read"])) == {"contacts:read",
                                                                                        "events:read"}
 
 
