@@ -51,6 +51,7 @@ def _load(path: str | None) -> Settings:
 
 async def _serve(settings: Settings, reuse_port: bool) -> None:
     from gateway.app import build_admin_app, build_public_app
+    from gateway.reload import reload_routes
     from gateway.services import build_services
 
     services = build_services(settings)
@@ -64,8 +65,8 @@ async def _serve(settings: Settings, reuse_port: bool) -> None:
         await web.TCPSite(demo, up.hostname, up.port or 80).start()
         runners.append(demo)
         log.info("demo upstream listening on %s", settings.upstream)
-    public = web.AppRunner(build_public_app(services), access_log=None, handler_cancellation=True,
-                           shutdown_timeout=30)
+    public_app = build_public_app(services)
+    public = web.AppRunner(public_app, access_log=None, handler_cancellation=True, shutdown_timeout=30)
     await public.setup()
     await web.TCPSite(public, settings.listen_host, settings.listen_port, reuse_port=reuse_port,
                       backlog=1024).start()
@@ -85,6 +86,7 @@ async def _serve(settings: Settings, reuse_port: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_routes, public_app)
     await stop.wait()
     log.info("shutting down: draining in-flight requests")
     # The public runner is cleaned up first: it stops accepting and waits for in-flight requests to finish.
@@ -106,6 +108,7 @@ def _run_workers(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGHUP, forward)  # every worker reloads its own route table
     codes = [child.wait() for child in children]
     return max(codes)
 

@@ -37,6 +37,10 @@ class Decider:
         self._basic_passthrough = basic_auth == "passthrough"
         self.ready: Callable[[], bool] = lambda: True  # the handler makes it "scope registry loaded"
 
+    def use_table(self, table: RouteTable) -> None:
+        """Swap the route table (a reload); one assignment, so a request sees the old table or the new one."""
+        self._table = table
+
     async def decide(self, method: str, raw_target: str, authorization: list[str]) -> Decision:
         target = canonicalize(raw_target)
         route = self._table.match(method, target.path)
