@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from gateway.errors import InvalidToken
 from gateway.models import AccessTokenRecord, AppState, Grant, Principal
 from gateway.security import Hasher, TokenKind, well_formed
-from gateway.store.redis_store import RedisStore
+from gateway.store.base import TokenReader
 
 log = logging.getLogger("scopegate.validation")
 
@@ -46,7 +46,7 @@ class _Bounded(dict[str, tuple[float, T]]):
 class TokenValidator:
     def __init__(
         self,
-        store: RedisStore,
+        store: TokenReader,
         hasher: Hasher,
         *,
         cache_enabled: bool = True,
