@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from gateway.models import AccessTokenRecord, AppState, Grant
@@ -14,12 +14,13 @@ from gateway.models import AccessTokenRecord, AppState, Grant
 class TokenReader(Protocol):
     """All the data plane reads: a token's facts, what they are checked against, and revocation news."""
 
-    async def get_access_token(self, token_hash: str) -> AccessTokenRecord | None: ...
+    # Plain methods returning awaitables: the adapter's methods are wrapped (failures -> StoreUnavailable).
+    def get_access_token(self, token_hash: str) -> Awaitable[AccessTokenRecord | None]: ...
 
-    async def validation_facts(
+    def validation_facts(
         self, grant_id: str, client_id: str, user_id: str
-    ) -> tuple[Grant | None, AppState | None, int, int]: ...
+    ) -> Awaitable[tuple[Grant | None, AppState | None, int, int]]: ...
 
-    async def listen_revocations(
+    def listen_revocations(
         self, on_message: Callable[[str], None], on_state: Callable[[bool], None], *, ping_interval: float = 1.0
-    ) -> None: ...
+    ) -> Awaitable[None]: ...
