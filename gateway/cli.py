@@ -135,9 +135,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    settings = _load(args.file)
+    # The file is what is checked; a secret missing from *this* shell is reported, not held against the file
+    # (check-config often runs in CI or on a laptop, where the production secrets rightly are not).
+    env = dict(os.environ)
+    missing_secret = not env.get("SCOPEGATE_SECRET_KEY")
+    if missing_secret:
+        env["SCOPEGATE_SECRET_KEY"] = "-" * 32
+    try:
+        settings = load_settings(args.file, env)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     print(f"{args.file}: OK ({len(settings.routes)} routes, {len(settings.scopes)} scopes, "
           f"login {settings.login.mode})")
+    if missing_secret and not settings.redis_url.startswith("memory://"):
+        print("note: SCOPEGATE_SECRET_KEY is not set here; `scopegate serve` needs it (>= 32 characters)")
     return 0
 
 

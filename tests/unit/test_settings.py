@@ -121,3 +121,11 @@ def test_routes_explain(tmp_path: Path) -> None:
     assert denied.returncode == 1 and "no_route" in denied.stdout
     bad = run("GET", "/v1/%2e%2e/x")
     assert bad.returncode == 1 and "dot_segment" in bad.stdout
+
+
+def test_check_config_passes_the_shipped_file_without_production_secrets() -> None:
+    res = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(ROOT / "config" / "scopegate.yaml")],
+                         capture_output=True, text=True, env={"PATH": ""})
+    assert res.returncode == 0, res.stderr
+    assert "OK (15 routes, 14 scopes" in res.stdout
+    assert "SCOPEGATE_SECRET_KEY is not set here" in res.stdout
