@@ -134,18 +134,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
-    # The file is what is checked; a secret missing from *this* shell is reported, not held against the file
-    # (check-config often runs in CI or on a laptop, where the production secrets rightly are not).
+def _inspect(path: str | None) -> tuple[Settings, bool]:
+    """Load a file to inspect it. A secret missing from *this* shell is not held against the file (these commands
+    often run in CI or on a laptop, where production secrets rightly are not); returns (settings, secret missing)."""
     env = dict(os.environ)
     missing_secret = not env.get("SCOPEGATE_SECRET_KEY")
     if missing_secret:
         env["SCOPEGATE_SECRET_KEY"] = "-" * 32
     try:
-        settings = load_settings(args.file, env)
+        return load_settings(path, env), missing_secret
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        raise SystemExit(2) from exc
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings, missing_secret = _inspect(args.file)
     print(f"{args.file}: OK ({len(settings.routes)} routes, {len(settings.scopes)} scopes, "
           f"login {settings.login.mode})")
     if missing_secret and not settings.redis_url.startswith("memory://"):
@@ -157,7 +161,7 @@ def cmd_routes_explain(args: argparse.Namespace) -> int:
     from gateway.proxy.canonical import canonicalize
     from gateway.proxy.routes import RouteTable
 
-    settings = _load(args.config)
+    settings, _ = _inspect(args.config)
     method = args.method.upper()
     try:
         target = canonicalize(args.path)
