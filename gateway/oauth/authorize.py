@@ -30,7 +30,7 @@ from gateway.oauth.common import (
     single_params,
     with_params,
 )
-from gateway.oauth.login import finish, require_user
+from gateway.oauth.login import finish, identity_still_matches, require_user
 from gateway.oauth.sessions import Session
 from gateway.security import TokenKind, mint, valid_code_challenge
 
@@ -198,6 +198,9 @@ async def consent(request: web.Request) -> web.StreamResponse:
         return error_page("Session expired", "Your session has ended. Start again from the application.", 400)
     if not sessions.csrf_ok(services.hasher, session, form.get("csrf")):
         return error_page("Invalid request", "The consent form is not valid for this session (csrf).", 403)
+    if not await identity_still_matches(request, session):
+        return error_page("Signed-in user changed", "You are now signed in as someone else. Start again from the "
+                          "application.", 403)
     request_id = form.get("request_id", "")
     pending = await services.store.take_ephemeral(PENDING, services.hasher.hash("sgpending|" + request_id))
     if pending is None:

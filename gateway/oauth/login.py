@@ -136,6 +136,16 @@ async def require_user(request: web.Request, return_to: str) -> Session | web.Re
     return await sessions.create(request, user_id)
 
 
+async def identity_still_matches(request: web.Request, session: Session) -> bool:
+    """For the modes where another system says who is signed in (SSO header, upstream session): does it still name
+    this session's user? A decision made in a browser whose user changed must not count for the previous one."""
+    mode = request.app[SERVICES].settings.login.mode
+    if mode == "static":
+        return True  # the session is the identity
+    current = _header_user(request) if mode == "trusted_header" else await _upstream_user(request)
+    return current == session.user_id
+
+
 def finish(response: web.StreamResponse, request: web.Request, session: Session) -> web.StreamResponse:
     if session.fresh:
         sessions.set_cookie(response, request, session)

@@ -95,10 +95,11 @@ async def consent_page(client: Client, reg: Registered, **extra: str | None) -> 
     return await resp.text()
 
 
-async def approve(client: Client, html: str, decision: str = "approve") -> str:
+async def approve(client: Client, html: str, decision: str = "approve",
+                  headers: dict[str, str] | None = None) -> str:
     resp = await client.post("/oauth/consent", data={"request_id": field(html, "request_id"),
                                                      "csrf": field(html, "csrf"), "decision": decision},
-                             allow_redirects=False)
+                             headers=headers, allow_redirects=False)
     assert resp.status == 303, await resp.text()
     return resp.headers["Location"]
 

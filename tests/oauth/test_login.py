@@ -120,7 +120,7 @@ async def test_trusted_header_from_trusted_proxy(make_gateway: Any, echo_upstrea
     assert resp.status == 200
     html = await resp.text()
     assert "4004" in html
-    location = await approve(client, html)
+    location = await approve(client, html, headers={"X-SSO-User": "4004"})  # behind SSO, every request has it
     assert "code" in query_of(location)
     assert await services.store.get_authorization("4004", reg.client_id) is not None
 
@@ -143,7 +143,9 @@ async def test_trusted_header_change_of_user_gets_a_new_session(make_gateway: An
     resp = await client.post("/oauth/consent", data={"request_id": field(html, "request_id"),
                                                      "csrf": field(html, "csrf"), "decision": "approve"},
                              headers={"X-SSO-User": "5005"}, allow_redirects=False)
-    assert resp.status == 303  # consent is bound to the session cookie, which still belongs to 4004
+    assert resp.status == 403  # the SSO proxy no longer names the session's user: the decision does not count
+    assert "signed in as someone else" in await resp.text()
+    assert await services.store.get_authorization("4004", reg.client_id) is None
     resp = await client.get("/oauth/authorize", params=authorize_params(reg), headers={"X-SSO-User": "5005"},
                             allow_redirects=False)
     assert resp.status == 200 and "5005" in await resp.text()
