@@ -140,10 +140,10 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     prompt = request.query.get("prompt", "")
 
     services = request.app[SERVICES]
-    if prompt == "none" and services.settings.login.mode == "static" and await sessions.load(request) is None:
-        return error_redirect(request, redirect_uri, state, "login_required", "the user is not signed in")
     outcome = await require_user(request, request.path_qs)
     if isinstance(outcome, web.Response):
+        if prompt == "none":  # OIDC-style silent check: never show a sign-in page, say so to the client
+            return error_redirect(request, redirect_uri, state, "login_required", "the user is not signed in")
         return outcome
     session = outcome
     user_id = session.user_id

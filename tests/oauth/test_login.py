@@ -212,3 +212,12 @@ async def test_upstream_session_unreachable_fails_closed(make_gateway: Any, echo
     reg = await register(services, owner="3003")
     resp = await client.get("/oauth/authorize", params=authorize_params(reg), allow_redirects=False)
     assert resp.status == 502
+
+
+async def test_prompt_none_under_sso_without_the_header_is_login_required(make_gateway: Any,
+                                                                          echo_upstream: Any) -> None:
+    client, services = await make_gateway(echo_upstream.url, login=trusted(["127.0.0.1/32"]))
+    reg = await register(services, owner="4004")
+    resp = await client.get("/oauth/authorize", params=authorize_params(reg, prompt="none"), allow_redirects=False)
+    assert resp.status == 302
+    assert query_of(resp.headers["Location"])["error"] == "login_required"
