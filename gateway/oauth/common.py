@@ -4,8 +4,7 @@ redirects."""
 from __future__ import annotations
 
 import html
-import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from string import Template
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,7 +14,7 @@ from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from gateway.errors import OAuthError
 from gateway.models import Application
-from gateway.settings import IPNetwork, Settings
+from gateway.settings import Settings
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _cache: dict[str, Template] = {}
@@ -150,16 +149,6 @@ def resolve_scopes(requested: str | None, app: Application, settings: Settings) 
     if not wanted:
         raise OAuthError("invalid_scope", "the scope parameter names no scope")
     return tuple(s for s in settings.scopes if s in wanted)
-
-
-def peer_in(peer: str | None, networks: Sequence[IPNetwork]) -> bool:
-    if not peer:
-        return False
-    try:
-        addr = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(addr in net for net in networks)
 
 
 def safe_local_path(value: str | None) -> str | None:

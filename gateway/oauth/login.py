@@ -21,13 +21,13 @@ from aiohttp import web
 
 from gateway.errors import UpstreamUnavailable
 from gateway.keys import SERVICES
+from gateway.network import peer_in
 from gateway.oauth import sessions
 from gateway.oauth.common import (
     error_page,
     esc,
     layout,
     page,
-    peer_in,
     read_form,
     redirect,
     render,

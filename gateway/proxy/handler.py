@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 from aiohttp import hdrs, web
 
 from gateway.keys import DECISION, REASON, REQUEST_ID, ROUTE_ID, SERVICES
+from gateway.network import peer_in
 from gateway.proxy.assertion import AssertionSigner, jwks_handler
 from gateway.proxy.forward import forward, new_session
-from gateway.proxy.mutate import peer_is_trusted, upstream_headers
+from gateway.proxy.mutate import upstream_headers
 from gateway.proxy.pipeline import Decider
 from gateway.proxy.routes import RouteTable
 from gateway.proxy.upstream import UpstreamPool
@@ -65,7 +66,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     if principal is not None:
         request.app[LAST_USED].note(principal.user_id, principal.client_id, time.time())
     peer = request.remote
-    trusted = peer_is_trusted(peer, settings.trusted_proxies)
+    trusted = peer_in(peer, settings.trusted_proxies)
     signer = request.app.get(SIGNER)
     extra = ({signer.header: signer.sign(principal, request[REQUEST_ID])}
              if signer is not None and principal is not None else None)

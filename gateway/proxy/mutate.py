@@ -8,13 +8,9 @@ Set afterwards, so no inbound header can remove them: identity, request id and f
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable
-
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.models import Principal
-from gateway.settings import IPNetwork
 
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -28,16 +24,6 @@ _FORWARDING = frozenset({"forwarded", "x-real-ip"})
 
 def _norm(name: str) -> str:
     return name.lower().replace("_", "-")
-
-
-def peer_is_trusted(peer: str | None, trusted: Iterable[IPNetwork]) -> bool:
-    if not peer or trusted == ():  # nothing is trusted (the default): no need to parse the address (~10 us)
-        return False
-    try:
-        addr = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(addr in net for net in trusted)
 
 
 def upstream_headers(
