@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.errors import PayloadTooLarge, UpstreamTimeout, UpstreamUnavailable
@@ -77,26 +77,37 @@ async def forward(
         raise UpstreamUnavailable("the upstream is unreachable", reason="upstream_unreachable") from exc
 
     async with upstream:
-        out = web.StreamResponse(status=upstream.status, reason=upstream.reason,
-                                 headers=response_headers(upstream.headers))
-        length = upstream.content_length
-        if length is not None:
-            out.content_length = length
-        await out.prepare(request)
-        if request.method == "HEAD" or upstream.status in (204, 304):
-            await out.write_eof()
-            return out
-        try:
-            async for chunk in upstream.content.iter_chunked(CHUNK):
-                await out.write(chunk)
-        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
-            # Headers are gone; the only honest signal left is to cut the connection mid-body.
-            log.warning("upstream body interrupted: %s", type(exc).__name__)
-            if request.transport is not None:
-                request.transport.close()
-            return out
+        return await _relay(request, upstream.status, upstream.reason, upstream.headers, upstream.content_length,
+                            upstream.content.iter_chunked(CHUNK))
+
+
+async def _relay(
+    request: web.Request,
+    status: int,
+    reason: str | None,
+    headers: CIMultiDictProxy[str],
+    content_length: int | None,
+    body: AsyncIterator[bytes],
+) -> web.StreamResponse:
+    """Send the upstream's status, headers and body on to the client, streaming (both upstream legs)."""
+    out = web.StreamResponse(status=status, reason=reason, headers=response_headers(headers))
+    if content_length is not None:
+        out.content_length = content_length
+    await out.prepare(request)
+    if request.method == "HEAD" or status in (204, 304):
         await out.write_eof()
         return out
+    try:
+        async for chunk in body:
+            await out.write(chunk)
+    except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+        # Headers are gone; the only honest signal left is to cut the connection mid-body.
+        log.warning("upstream body interrupted: %s", type(exc).__name__)
+        if request.transport is not None:
+            request.transport.close()
+        return out
+    await out.write_eof()
+    return out
 
 
 _GET_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -105,28 +116,12 @@ _GET_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 async def _forward_lean(
     request: web.Request, pool: UpstreamPool, target: str, headers: CIMultiDict[str]
 ) -> web.StreamResponse:
-    """The bodyless path on the lean client (upstream.py); the response is relayed exactly as below."""
+    """The bodyless path on the lean client (upstream.py); the response is relayed the same way."""
     if request.method not in _GET_METHODS and "Content-Length" not in headers:
         headers["Content-Length"] = "0"  # what the aiohttp client sends for a bodyless POST/PUT/PATCH/DELETE
     upstream = await pool.request(request.method, target, headers)
     try:
-        out = web.StreamResponse(status=upstream.status, reason=upstream.reason,
-                                 headers=response_headers(upstream.headers))
-        if upstream.content_length is not None:
-            out.content_length = upstream.content_length
-        await out.prepare(request)
-        if request.method == "HEAD" or upstream.status in (204, 304):
-            await out.write_eof()
-            return out
-        try:
-            async for chunk in upstream.iter_chunks(CHUNK):
-                await out.write(chunk)
-        except (TimeoutError, ConnectionError) as exc:
-            log.warning("upstream body interrupted: %s", type(exc).__name__)
-            if request.transport is not None:
-                request.transport.close()
-            return out
-        await out.write_eof()
-        return out
+        return await _relay(request, upstream.status, upstream.reason, upstream.headers, upstream.content_length,
+                            upstream.iter_chunks(CHUNK))
     finally:
         upstream.abort()  # a no-op once the body was read to its end (the connection is back in the pool)
