@@ -142,13 +142,15 @@ async def _begin_change(request: web.Request, return_to: str) -> _Change | web.S
     return _Change(outcome, html, form)
 
 
-async def _owned_for(request: web.Request, change: _Change, client_id: str) -> Application | web.StreamResponse:
+async def _owned_for(
+    request: web.Request, session: Session, html: bool, client_id: str
+) -> Application | web.StreamResponse:
     """The user's own application, or the not-found answer (a page, or NotFound for JSON)."""
     try:
-        return await _owned(request.app[SERVICES], change.session, client_id)
+        return await _owned(request.app[SERVICES], session, client_id)
     except NotFound:
-        if change.html:
-            return finish(_not_found_page(), request, change.session)
+        if html:
+            return finish(_not_found_page(), request, session)
         raise
 
 
@@ -423,12 +425,9 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
         return outcome
     session = outcome
     services = request.app[SERVICES]
-    try:
-        app = await _owned(services, session, client_id)
-    except NotFound:
-        if html:
-            return finish(_not_found_page(), request, session)
-        raise
+    app = await _owned_for(request, session, html, client_id)
+    if not isinstance(app, Application):
+        return app
     if not html:
         return finish(_json(_app_json(app)), request, session)
     values = {"name": app.name, "redirect_uri": app.redirect_uri, "server_side": app.server_side,
@@ -448,7 +447,7 @@ async def update(request: web.Request) -> web.StreamResponse:
     else:
         fields = await _json_object(request)
         _check_fields(fields)
-    before = await _owned_for(request, change, client_id)
+    before = await _owned_for(request, change.session, change.html, client_id)
     if not isinstance(before, Application):
         return before
     catalog = list(services.settings.scopes)
@@ -482,10 +481,9 @@ async def delete_confirm(request: web.Request) -> web.StreamResponse:
         return outcome
     session = outcome
     services = request.app[SERVICES]
-    try:
-        app = await _owned(services, session, client_id)
-    except NotFound:
-        return finish(_not_found_page(), request, session)
+    app = await _owned_for(request, session, True, client_id)
+    if not isinstance(app, Application):
+        return app
     content = render("developer_delete.html", app_name=esc(app.name), client_id=esc(app.client_id),
                      action=f"{PATH}/{esc(app.client_id)}/delete", back=f"{PATH}/{esc(app.client_id)}",
                      csrf=esc(sessions.csrf_token(services.hasher, session)))
@@ -499,7 +497,7 @@ async def delete(request: web.Request) -> web.StreamResponse:
     if not isinstance(change, _Change):
         return change
     session, html = change.session, change.html
-    owned = await _owned_for(request, change, client_id)
+    owned = await _owned_for(request, change.session, change.html, client_id)
     if not isinstance(owned, Application):
         return owned
     # The same steps as the admin API's delete: one atomic store step plus one published message, so every
