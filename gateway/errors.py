@@ -10,6 +10,8 @@
     │  └─ InvalidBearerRequest 400
     ├─ ProxyError
     │  ├─ BadPath              400
+    │  ├─ BadRequestHeaders    400     Host, Connection naming an end-to-end header
+    │  ├─ UnsupportedEncoding  415     a Content-Encoding body on an endpoint the gateway itself reads
     │  ├─ NoRoute              404
     │  ├─ MethodNotAllowed     405
     │  ├─ PayloadTooLarge      413
@@ -106,6 +108,16 @@ class ProxyError(GatewayError):
 class BadPath(ProxyError):
     status = 400
     code = "invalid_request"
+
+
+class BadRequestHeaders(ProxyError):
+    status = 400
+    code = "invalid_request"
+
+
+class UnsupportedEncoding(ProxyError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class NoRoute(ProxyError):

@@ -75,6 +75,12 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[REQUEST_ID] = request_id
     status = 500
     try:
+        if request.body_exists and request.match_info.route.name != "proxy" and \
+                request.headers.get("Content-Encoding", "identity").lower() != "identity":
+            # The gateway reads these bodies itself and decodes none (the public listener relays proxied bodies
+            # byte for byte, so it does not decompress): say so rather than misread them.
+            raise errors.UnsupportedEncoding("request bodies with a Content-Encoding are not accepted here",
+                                             reason="content_encoding")
         response = await handler(request)
         status = response.status
     except errors.GatewayError as exc:

@@ -9,8 +9,6 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from gateway.accesslog import AccessLog
 from gateway.metrics import Metrics
 from gateway.security import Hasher
@@ -29,7 +27,6 @@ class Services:
     validator: TokenValidator
     metrics: Metrics
     background: set[asyncio.Task[object]] = field(default_factory=set)
-    http: aiohttp.ClientSession | None = None  # the one pooled upstream client session
     scopes_ready: bool = False  # the scope-bit registry is loaded: tokens can be read and written
     access_log: AccessLog | None = None
 
@@ -92,6 +89,4 @@ async def stop(services: Services) -> None:
             await task
     if services.access_log is not None:
         services.access_log.flush()
-    if services.http is not None:
-        await services.http.close()
     await services.store.close()

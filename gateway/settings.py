@@ -79,6 +79,7 @@ class Settings:
     code_ttl: int = 60
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    client_idle_timeout: float = 5.0  # a connection must deliver a complete request head within this of going idle
     max_body: int = 10 * 1024 * 1024
     redis_timeout: float = 0.5
     cache_enabled: bool = True
@@ -94,6 +95,11 @@ class Settings:
     secret_key_generated: bool = False
     admin_tokens: tuple[str, ...] = ()
     realm: str = "scopegate"
+
+    @property
+    def public_host(self) -> str:
+        """host[:port] of public_url: the forwarded host of a request that named none (HTTP/1.0)."""
+        return urlsplit(self.public_url).netloc
 
     @property
     def secure_cookies(self) -> bool:
@@ -244,7 +250,7 @@ def _http_url(c: _Checker, value: str, path: str, *, allow_path: bool = True) ->
 _TOP = {
     "listen", "admin_listen", "public_url", "upstream", "redis_url", "scopes", "scope_aliases", "routes", "login",
     "basic_auth", "trusted_proxies", "tokens", "upstream_timeouts", "max_body", "redis", "cache", "admin",
-    "access_log", "demo_upstream", "assertion", "client_auth", "realm",
+    "access_log", "demo_upstream", "assertion", "client_auth", "realm", "client_timeouts",
 }
 
 
@@ -302,6 +308,7 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         c.bad("tokens.code_ttl", "authorization codes live at most 60 seconds")
     timeouts = c.mapping(top.get("upstream_timeouts"), "upstream_timeouts", {"connect", "read"})
     redis_cfg = c.mapping(top.get("redis"), "redis", {"timeout"})
+    client_timeouts = c.mapping(top.get("client_timeouts"), "client_timeouts", {"idle"})
     cache = c.mapping(top.get("cache"), "cache", {"enabled", "max_entries", "max_age"})
     admin = c.mapping(top.get("admin"), "admin", {"secret_grace_period"})
     client_auth = c.mapping(top.get("client_auth"), "client_auth", {"max_failures", "window"})
@@ -344,6 +351,7 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         code_ttl=code_ttl,
         connect_timeout=c.number(timeouts, "connect", "upstream_timeouts", 5.0),
         read_timeout=c.number(timeouts, "read", "upstream_timeouts", 30.0),
+        client_idle_timeout=c.number(client_timeouts, "idle", "client_timeouts", 5.0, minimum=0.1),
         max_body=int(c.number(top, "max_body", "", 10 * 1024 * 1024)),
         redis_timeout=c.number(redis_cfg, "timeout", "redis", 0.5),
         cache_enabled=c.boolean(cache, "enabled", "cache", True),

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from aiohttp import web
 
+from gateway import cookies
 from gateway.errors import UpstreamUnavailable
 from gateway.keys import SERVICES
 from gateway.network import peer_in
@@ -40,7 +41,7 @@ from gateway.security import constant_time_equal, hash_password, verify_password
 log = logging.getLogger("scopegate.oauth.login")
 
 _USER_ID = re.compile(r"^[A-Za-z0-9._@:+\-]{1,128}$")
-_LOGIN_NONCE_COOKIE = "sg_login"
+_LOGIN_NONCE_COOKIE = cookies.LOGIN_NONCE
 _DEFAULT_AFTER_LOGIN = "/account/authorized-applications"
 
 

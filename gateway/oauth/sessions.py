@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway import cookies
 from gateway.keys import SERVICES
 from gateway.security import Hasher, constant_time_equal
 from gateway.settings import Settings
@@ -33,7 +34,7 @@ class Session:
 
 def cookie_name(settings: Settings) -> str:
     # The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and Path=/.
-    return "__Host-sg_session" if settings.secure_cookies else "sg_session"
+    return cookies.SESSION_SECURE if settings.secure_cookies else cookies.SESSION
 
 
 def session_key(hasher: Hasher, sid: str) -> str:

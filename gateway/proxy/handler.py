@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator
 
@@ -11,14 +10,15 @@ from aiohttp import hdrs, web
 from gateway.keys import DECISION, REASON, REQUEST_ID, ROUTE_ID, SERVICES
 from gateway.network import peer_in
 from gateway.proxy.assertion import AssertionSigner, jwks_handler
-from gateway.proxy.forward import forward, new_session
-from gateway.proxy.mutate import upstream_headers
+from gateway.proxy.forward import forward
+from gateway.proxy.mutate import HeaderPolicy, check_inbound, upstream_headers
 from gateway.proxy.pipeline import Decider
 from gateway.proxy.routes import RouteTable
 from gateway.proxy.upstream import UpstreamPool
 from gateway.services import Services
 
 DECIDER = web.AppKey("decider", Decider)
+PROXY_ROUTE = "proxy"
 _LAST_USED_INTERVAL = 60.0
 
 
@@ -41,22 +41,24 @@ class LastUsed:
 
 LAST_USED = web.AppKey("last_used", LastUsed)
 SIGNER = web.AppKey("assertion_signer", AssertionSigner)
-UPSTREAM_POOL: web.AppKey[UpstreamPool | None] = web.AppKey("upstream_pool")
+UPSTREAM_POOL = web.AppKey("upstream_pool", UpstreamPool)
+HEADER_POLICY = web.AppKey("header_policy", HeaderPolicy)
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-def lean_pool(upstream: str, connect_timeout: float, read_timeout: float) -> UpstreamPool | None:
-    """The lean client for bodyless requests to a plain-http upstream; None (aiohttp client for everything) for
-    https upstreams or with SCOPEGATE_LEAN_UPSTREAM=0 (an escape hatch and an A/B switch for the benchmark)."""
-    if os.environ.get("SCOPEGATE_LEAN_UPSTREAM", "1") == "0" or not upstream.startswith("http://"):
-        return None
-    return UpstreamPool(upstream, connect_timeout, read_timeout)
+async def _no_early_continue(request: web.Request) -> None:
+    """aiohttp would answer `Expect: 100-continue` before the handler runs; the proxy answers it only once the
+    request is authorized (a denied request gets its 401/403 instead, and its body is never asked for)."""
+    return None
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     settings = services.settings
+    inbound = request.headers
+    check_inbound(inbound)
     decision = await request.app[DECIDER].decide(
-        request.method, request.raw_path, request.headers.getall(hdrs.AUTHORIZATION, [])
+        request.method, request.raw_path, inbound.getall(hdrs.AUTHORIZATION, [])
     )
     route = decision.route
     request[ROUTE_ID] = route.id
@@ -71,21 +73,21 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     extra = ({signer.header: signer.sign(principal, request[REQUEST_ID])}
              if signer is not None and principal is not None else None)
     headers = upstream_headers(
-        request.headers,
+        inbound,
+        policy=request.app[HEADER_POLICY],
         principal=principal,
         drop_authorization=decision.strip_authorization,
         request_id=request[REQUEST_ID],
         peer=peer,
         scheme=request.scheme,
-        host=request.host,
+        host=inbound.get(hdrs.HOST) or settings.public_host,
         trusted_peer=trusted,
-        content_length=request.content_length,
         extra=extra,
     )
-    assert services.http is not None
+    if request.body_exists and inbound.get(hdrs.EXPECT, "").lower() == "100-continue":
+        await request.writer.write(_CONTINUE)
     limit = route.max_body if route.max_body is not None else settings.max_body
-    return await forward(request, services.http, settings.upstream, decision.target.forward, headers, limit,
-                         request.app[UPSTREAM_POOL])
+    return await forward(request, request.app[UPSTREAM_POOL], decision.target.forward, headers, limit)
 
 
 def setup_proxy(app: web.Application) -> None:
@@ -100,14 +102,14 @@ def setup_proxy(app: web.Application) -> None:
         app[SIGNER] = signer
         app.router.add_get("/.well-known/jwks.json", jwks_handler(signer))
 
-    async def client_session(app: web.Application) -> AsyncIterator[None]:
-        services.http = new_session(settings.connect_timeout, settings.read_timeout)
-        pool = lean_pool(settings.upstream, settings.connect_timeout, settings.read_timeout)
+    app[HEADER_POLICY] = HeaderPolicy.build(settings.login.header)  # stripped in every login mode
+
+    async def upstream_pool(app: web.Application) -> AsyncIterator[None]:
+        pool = UpstreamPool(settings.upstream, settings.connect_timeout, settings.read_timeout)
         app[UPSTREAM_POOL] = pool
         yield
-        if pool is not None:
-            pool.close()
-        # services.stop() closes it, after in-flight requests have drained.
+        pool.close()
 
-    app.cleanup_ctx.append(client_session)
-    app.router.add_route("*", "/{tail:(?s:.*)}", proxy)  # (?s): even a decoded newline reaches the canonicalizer
+    app.cleanup_ctx.append(upstream_pool)
+    # (?s): even a decoded newline reaches the canonicalizer
+    app.router.add_route("*", "/{tail:(?s:.*)}", proxy, name=PROXY_ROUTE, expect_handler=_no_early_continue)

@@ -1,34 +1,96 @@
 """Request header mutation: what the upstream may trust comes from the gateway alone.
 
+Refused (400): a `Connection` header naming an end-to-end header (it would be a way to remove `Content-Length`,
+`Content-Encoding`, `Authorization` or an identity header on the way); a `Host` that is not host[:port].
 Dropped: hop-by-hop headers and every header the client names in `Connection`; any inbound `X-Auth-*` (the names are
 compared with `_` read as `-`, since some servers fold the two); `X-Forwarded-*`/`Forwarded`/`X-Real-IP` unless the
-peer is a trusted proxy; method-override headers; the bearer `Authorization`; `Host` and `Expect`.
+peer is a trusted proxy; client-address claims (`X-Client-IP`, `True-Client-IP`, ...); method and URL override
+headers; the SSO login header; the gateway's own cookies; the bearer `Authorization`; `Host` and `Expect`.
 Set afterwards, so no inbound header can remove them: identity, request id and fresh forwarding headers.
+The policy (what to drop) is built once at start-up; `upstream_headers` is the per-request part.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from gateway.cookies import GATEWAY_COOKIES
+from gateway.errors import BadRequestHeaders
 from gateway.models import Principal
 
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
      "transfer-encoding", "upgrade", "proxy-connection"}
 )
-_ALWAYS_DROP = frozenset(
-    {"host", "expect", "x-http-method-override", "x-http-method", "x-method-override", "content-length"}
+# Never forwarded, whoever sends them: framing is the upstream client's, and the rest would let a client steer how
+# the upstream (or a framework in it) reads the method, the URL or the caller's address.
+STRIPPED = frozenset(
+    {"host", "expect", "content-length",
+     "x-http-method-override", "x-http-method", "x-method-override",
+     "x-original-url", "x-rewrite-url", "x-original-uri", "x-override-url",
+     "x-client-ip", "true-client-ip", "x-cluster-client-ip", "cf-connecting-ip", "fastly-client-ip",
+     "x-originating-ip", "x-remote-ip", "x-remote-addr"}
 )
 _FORWARDING = frozenset({"forwarded", "x-real-ip"})
+# End-to-end headers a `Connection` header may not name (RFC 9110 §7.6.1 lets it name only hop-by-hop fields).
+_NOT_HOP_BY_HOP = frozenset(
+    {"content-length", "transfer-encoding", "content-encoding", "content-type", "content-range", "host",
+     "authorization", "cookie", "expect", "forwarded", "x-real-ip", "x-request-id"}
+)
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}"
+                   r"[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?")
 
 
 def _norm(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
+@dataclass(frozen=True, slots=True)
+class HeaderPolicy:
+    """What the proxy removes besides the fixed sets: the SSO login header, the gateway's cookies."""
+
+    drop: frozenset[str]  # normalized names
+    cookies: frozenset[str] = GATEWAY_COOKIES
+
+    @classmethod
+    def build(cls, login_header: str | None) -> HeaderPolicy:
+        extra = {_norm(login_header)} if login_header else set()
+        return cls(frozenset(STRIPPED | extra))
+
+
+def valid_host(host: str) -> bool:
+    """RFC 9110 §7.2 host[:port], read strictly: a DNS name or an IP literal, and a port 1-65535."""
+    m = _HOST.fullmatch(host)
+    if m is None or len(host) > 260:
+        return False
+    port = m.group("port")
+    return port is None or 1 <= int(port) <= 65535
+
+
+def check_inbound(inbound: CIMultiDictProxy[str]) -> None:
+    """Refuse what could make the upstream read a different request than the one authorized."""
+    for value in inbound.getall("Connection", ()):
+        for token in value.split(","):
+            name = _norm(token.strip())
+            if name in _NOT_HOP_BY_HOP or name.startswith(("x-auth-", "x-forwarded-")):
+                raise BadRequestHeaders(f"Connection must not name {token.strip()}", reason="connection_header")
+    hosts = inbound.getall("Host", ())
+    if len(hosts) > 1 or (hosts and not valid_host(hosts[0])):
+        raise BadRequestHeaders("the Host header is not a valid host[:port]", reason="bad_host")
+
+
+def _without_gateway_cookies(value: str, names: frozenset[str]) -> str:
+    kept = [part for part in value.split(";") if part.split("=", 1)[0].strip() not in names]
+    return ";".join(kept).strip()
+
+
 def upstream_headers(
     inbound: CIMultiDictProxy[str],
     *,
+    policy: HeaderPolicy,
     principal: Principal | None,
     drop_authorization: bool,
     request_id: str,
@@ -36,16 +98,16 @@ def upstream_headers(
     scheme: str,
     host: str,
     trusted_peer: bool,
-    content_length: int | None,
     extra: dict[str, str] | None = None,
 ) -> CIMultiDict[str]:
     named_in_connection = {
         _norm(token.strip()) for value in inbound.getall("Connection", ()) for token in value.split(",")
     }
+    drop = policy.drop
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in inbound.items():
         n = _norm(name)
-        if n in HOP_BY_HOP or n in _ALWAYS_DROP or n in named_in_connection:
+        if n in HOP_BY_HOP or n in drop or n in named_in_connection:
             continue
         if n.startswith("x-auth-"):
             continue
@@ -53,9 +115,11 @@ def upstream_headers(
             continue
         if n == "authorization" and drop_authorization:
             continue
+        if n == "cookie":
+            value = _without_gateway_cookies(value, policy.cookies)
+            if not value:
+                continue
         out.add(name, value)
-    if content_length is not None:
-        out["Content-Length"] = str(content_length)
     if principal is not None:
         out["X-Auth-User-Id"] = principal.user_id
         out["X-Auth-Client-Id"] = principal.client_id

@@ -1,20 +1,24 @@
-"""A lean keep-alive HTTP/1.1 client for the upstream leg of requests without a body (the common GET path).
+"""The one upstream HTTP/1.1 client of the proxy: every request, with or without a body, http or https.
 
-Measured (bench/PROFILE.md): the generic aiohttp client costs several times what aiohttp's server does per proxied
-request. This client does only what the proxy needs: one pooled plain-HTTP connection per in-flight request, a
-request head written in one call, a response head parsed by hand (RFC 9112), and the body framed by Content-Length,
-chunked coding or connection close, streamed with bounded buffering (the transport pauses reading past
-`_HIGH_WATER`). Requests with a body and https upstreams keep using the aiohttp client (see forward.py).
+Parsing is gateway/proxy/h1.py (llhttp, strict); this module owns connections and their reuse. The rules that keep
+one client's response from reaching another (issue: the trust boundary):
+- a connection goes back to the pool only after a complete, correctly framed response, with the whole request body
+  sent and nothing left over; it is closed the moment any byte arrives while it is idle, and checked again at
+  checkout;
+- any framing anomaly is a 502 (before the head is relayed) or a cut (after), and that connection is closed;
+- a request body is relayed byte for byte with the framing the client used (Content-Length or chunked); when it
+  cannot be sent whole (client gone, size limit hit), the connection is closed, never reused.
 
-Errors keep the aiohttp leg's meaning: a connect or read timeout before the response head is UpstreamTimeout (504),
-anything else before it is UpstreamUnavailable (502); after the head, body failures raise ConnectionError so the
-caller cuts the client connection. A reused keep-alive connection that the upstream closed before answering is
-retried once on a fresh connection, for idempotent methods only.
+Errors keep their meaning for the caller: a connect or read timeout before the response head is UpstreamTimeout
+(504), anything else before it UpstreamUnavailable (502); body failures after the head raise UpstreamBodyError so
+the caller cuts the client connection. A pooled connection that the upstream closed before answering is retried
+once on a fresh connection, for bodyless idempotent requests only (RFC 9110 §9.2.2).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -22,13 +26,14 @@ from urllib.parse import urlsplit
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.errors import UpstreamTimeout, UpstreamUnavailable
+from gateway.proxy.h1 import FramingError, ResponseReader
 
-_HIGH_WATER = 256 * 1024  # pause reading from the upstream past this many buffered bytes
-_MAX_HEAD = 64 * 1024  # status line + headers
+_HIGH_WATER = 256 * 1024  # pause reading from the upstream past this many buffered body bytes
 _MAX_IDLE = 256  # idle connections kept
-_IDLE_TIMEOUT = 30.0  # seconds an idle connection is trusted (aiohttp's keepalive_timeout in new_session)
-_NO_BODY_STATUS = frozenset({204, 304})
+_IDLE_TIMEOUT = 15.0  # seconds an idle connection is trusted (below common upstream keep-alive timeouts)
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_FRAMING = ("Content-Length", "Transfer-Encoding", "Host")
 
 
 class UpstreamBodyError(ConnectionError):
@@ -36,16 +41,21 @@ class UpstreamBodyError(ConnectionError):
 
 
 class _Conn(asyncio.Protocol):
-    __slots__ = ("_paused", "_waiter", "buf", "eof", "idle_since", "lost", "transport")
+    __slots__ = ("_drain", "_read_paused", "_waiter", "_write_paused", "body_sent", "eof", "error", "idle_since",
+                 "lost", "reader", "transport")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
+        self.reader: ResponseReader | None = None  # None while idle: then any byte is an anomaly
+        self.error: BaseException | None = None  # a framing error, or why the request body could not be sent
         self.eof = False
         self.lost = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._paused = False
+        self.body_sent = True
         self.idle_since = 0.0
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._read_paused = False
+        self._write_paused = False
 
     # --- protocol callbacks ---------------------------------------------------------------------------------
 
@@ -53,14 +63,28 @@ class _Conn(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
-        if len(self.buf) > _HIGH_WATER and not self._paused and self.transport is not None:
-            self._paused = True
+        reader = self.reader
+        if reader is None or self.error is not None:
+            self.close()  # bytes nobody asked for: this connection can no longer be trusted to frame anything
+            return
+        try:
+            reader.feed(data)
+        except FramingError as exc:
+            self.fail(exc)
+            return
+        if reader.buffered > _HIGH_WATER and not self._read_paused and self.transport is not None:
+            self._read_paused = True
             self.transport.pause_reading()
         self._wake()
 
     def eof_received(self) -> bool:
         self.eof = True
+        reader = self.reader
+        if reader is not None and reader.started and self.error is None:
+            try:
+                reader.feed_eof()
+            except FramingError as exc:
+                self.error = exc
         self._wake()
         return False  # close the transport
 
@@ -68,18 +92,55 @@ class _Conn(asyncio.Protocol):
         self.lost = True
         self.eof = True
         self._wake()
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
 
     def _wake(self) -> None:
         w = self._waiter
         if w is not None and not w.done():
             w.set_result(None)
 
-    # --- reading ----------------------------------------------------------------------------------------------
+    # --- used by the client -----------------------------------------------------------------------------------
+
+    def fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        self.close()
+        self._wake()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        self.lost = True
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self._write_paused and not self.lost:
+            self._drain = asyncio.get_running_loop().create_future()
+            try:
+                await self._drain
+            finally:
+                self._drain = None
+        if self.lost:
+            raise ConnectionResetError("the upstream connection closed")
 
     async def wait_data(self, idle: float) -> None:
-        """Wait until more bytes arrive or the stream ends; TimeoutError after `idle` seconds of silence."""
-        if self._paused and self.transport is not None:
-            self._paused = False
+        """Wait until something happens (bytes, end, failure); TimeoutError after `idle` seconds of silence."""
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
             self.transport.resume_reading()
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
@@ -90,22 +151,10 @@ class _Conn(asyncio.Protocol):
             handle.cancel()
             self._waiter = None
 
-    def take(self, n: int | None = None) -> bytes:
-        if n is None or n >= len(self.buf):
-            data = bytes(self.buf)
-            self.buf.clear()
-        else:
-            data = bytes(self.buf[:n])
-            del self.buf[:n]
-        if self._paused and len(self.buf) < _HIGH_WATER // 2 and self.transport is not None:
-            self._paused = False
+    def resume_if_drained(self) -> None:
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
             self.transport.resume_reading()
-        return data
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-        self.lost = True
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -114,44 +163,50 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 
 
 class UpstreamResponse:
-    """Status, headers and a body iterator; the connection goes back to the pool once the body is fully read."""
+    """Status, headers and the body; the connection goes back to the pool only once it is known clean."""
 
-    __slots__ = (
-        "_conn",
-        "_done",
-        "_left",
-        "_mode",
-        "_pool",
-        "_read_timeout",
-        "_reusable",
-        "content_length",
-        "headers",
-        "reason",
-        "status",
-    )
+    __slots__ = ("_conn", "_done", "_pool", "_read_timeout", "_reader", "_sender", "content_length", "headers",
+                 "reason", "status")
 
-    def __init__(self, pool: UpstreamPool, conn: _Conn, status: int, reason: str, headers: CIMultiDictProxy[str],
-                 mode: str, length: int | None, reusable: bool, read_timeout: float) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.content_length = length  # the upstream's Content-Length (also on HEAD, 204, 304), as aiohttp gave it
+    def __init__(self, pool: UpstreamPool, conn: _Conn, reader: ResponseReader,
+                 sender: asyncio.Task[None] | None, read_timeout: float) -> None:
+        head = reader.head
+        assert head is not None
+        self.status = head.status
+        self.reason = head.reason
+        self.headers: CIMultiDictProxy[str] = head.headers
+        self.content_length = head.content_length  # as declared (also on HEAD, 204, 304)
         self._pool = pool
         self._conn = conn
-        self._mode = mode  # "none" | "length" | "chunked" | "close"
-        self._left = (length or 0) if mode == "length" else 0
-        self._reusable = reusable
+        self._reader = reader
+        self._sender = sender
         self._read_timeout = read_timeout
         self._done = False
-        if mode == "none" or (mode == "length" and self._left == 0):
-            self._finish()
+
+    def whole_body(self) -> bytes | None:
+        """The body, if all of it has already arrived (the common small response): relayed in one write.
+        An anomaly seen by then (e.g. a stray second response right behind this one) is a 502."""
+        error = self._conn.error
+        if isinstance(error, FramingError):
+            self.abort()
+            raise UpstreamUnavailable(f"malformed response from the upstream: {error}", reason="upstream_protocol")
+        if not self._reader.complete or error is not None:
+            return None
+        body = self._reader.take_body()
+        self._finish()
+        return body
 
     def _finish(self) -> None:
         if self._done:
             return
         self._done = True
-        conn = self._conn
-        if self._reusable and self._mode in ("none", "length", "chunked") and not conn.buf and not conn.eof:
+        conn, sender = self._conn, self._sender
+        clean = self._reader.reusable and conn.error is None and not conn.eof and conn.body_sent
+        if sender is not None and not sender.done():
+            sender.cancel()  # the upstream answered before taking the whole body: the rest cannot follow
+            clean = False
+        conn.reader = None
+        if clean:
             self._pool.release(conn)
         else:
             conn.close()
@@ -160,98 +215,51 @@ class UpstreamResponse:
         """Give up on the rest of the body: the connection cannot be reused."""
         if not self._done:
             self._done = True
+            if self._sender is not None and not self._sender.done():
+                self._sender.cancel()
+            self._conn.reader = None
             self._conn.close()
 
-    async def _more(self) -> None:
-        conn = self._conn
-        if conn.eof:
-            raise UpstreamBodyError("the upstream closed the connection mid-body")
-        await conn.wait_data(self._read_timeout)
-
-    async def iter_chunks(self, size: int) -> AsyncIterator[bytes]:
+    async def iter_chunks(self, size: int = 0) -> AsyncIterator[bytes]:
+        """The body as it arrives, in pieces of at most `size` bytes (0: as received, up to about _HIGH_WATER)."""
+        conn, reader = self._conn, self._reader
         try:
-            if self._mode == "length":
-                async for chunk in self._iter_length(size):
-                    yield chunk
-            elif self._mode == "chunked":
-                async for chunk in self._iter_chunked(size):
-                    yield chunk
-            elif self._mode == "close":
-                async for chunk in self._iter_close():
-                    yield chunk
+            while True:
+                if conn.error is not None:
+                    raise UpstreamBodyError(f"the upstream body is malformed: {conn.error}")
+                data = reader.take_body()
+                if data:
+                    conn.resume_if_drained()
+                    if 0 < size < len(data):
+                        for i in range(0, len(data), size):
+                            yield data[i:i + size]
+                    else:
+                        yield data
+                    continue
+                if reader.complete:
+                    break
+                if conn.eof:
+                    raise UpstreamBodyError("the upstream closed the connection mid-body")
+                await conn.wait_data(self._read_timeout)
         except BaseException:
             self.abort()
             raise
         self._finish()
 
-    async def _iter_length(self, size: int) -> AsyncIterator[bytes]:
-        conn = self._conn
-        while self._left > 0:
-            if not conn.buf:
-                await self._more()
-                continue
-            data = conn.take(min(self._left, size))
-            self._left -= len(data)
-            yield data
-
-    async def _iter_close(self) -> AsyncIterator[bytes]:
-        conn = self._conn
-        while True:
-            if conn.buf:
-                yield conn.take()
-            elif conn.eof:
-                return
-            else:
-                await conn.wait_data(self._read_timeout)
-
-    async def _line(self) -> bytes:
-        conn = self._conn
-        while True:
-            i = conn.buf.find(b"\r\n")
-            if i >= 0:
-                line = conn.take(i + 2)
-                return line[:-2]
-            if len(conn.buf) > 8192:
-                raise UpstreamBodyError("malformed chunked body from the upstream")
-            await self._more()
-
-    async def _iter_chunked(self, size: int) -> AsyncIterator[bytes]:
-        conn = self._conn
-        while True:
-            line = await self._line()
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                left = int(size_text, 16)
-            except ValueError as exc:
-                raise UpstreamBodyError("malformed chunk size from the upstream") from exc
-            if not size_text or left < 0 or not all(c in b"0123456789abcdefABCDEF" for c in size_text):
-                raise UpstreamBodyError("malformed chunk size from the upstream")
-            if left == 0:
-                while await self._line():  # trailers: read and dropped, as the aiohttp leg did
-                    pass
-                return
-            while left > 0:
-                if not conn.buf:
-                    await self._more()
-                    continue
-                data = conn.take(min(left, size))
-                left -= len(data)
-                yield data
-            if await self._line() != b"":
-                raise UpstreamBodyError("malformed chunk terminator from the upstream")
-
 
 class UpstreamPool:
-    """Idle keep-alive connections to one plain-HTTP upstream."""
+    """Keep-alive connections to one upstream (http or https) and the requests sent over them."""
 
     def __init__(self, base_url: str, connect_timeout: float, read_timeout: float) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError("the lean upstream client speaks plain http only")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("the upstream must be an http or https URL")
         self.host = parts.hostname
-        self.port = parts.port or 80
+        default_port = 443 if parts.scheme == "https" else 80
+        self.port = parts.port or default_port
+        self._ssl: ssl.SSLContext | None = ssl.create_default_context() if parts.scheme == "https" else None
         host = f"[{self.host}]" if ":" in self.host else self.host
-        self.host_header = host if self.port == 80 else f"{host}:{self.port}"
+        self.host_header = host if self.port == default_port else f"{host}:{self.port}"
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._idle: list[_Conn] = []
@@ -274,7 +282,9 @@ class UpstreamPool:
         now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()
-            if conn.lost or conn.eof or conn.buf or now - conn.idle_since > _IDLE_TIMEOUT:
+            transport = conn.transport
+            if (conn.lost or conn.eof or conn.error is not None or transport is None or transport.is_closing()
+                    or now - conn.idle_since > _IDLE_TIMEOUT):
                 conn.close()
                 continue
             return conn
@@ -283,122 +293,131 @@ class UpstreamPool:
     async def _connect(self) -> _Conn:
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await asyncio.wait_for(loop.create_connection(_Conn, self.host, self.port),
-                                             self.connect_timeout)
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(_Conn, self.host, self.port, ssl=self._ssl,
+                                       server_hostname=self.host if self._ssl is not None else None),
+                self.connect_timeout)
         except TimeoutError as exc:
             raise UpstreamTimeout("the upstream did not answer in time", reason="upstream_timeout") from exc
-        except OSError as exc:
+        except OSError as exc:  # ssl.SSLError is an OSError
             raise UpstreamUnavailable("the upstream is unreachable", reason="upstream_unreachable") from exc
         return conn
 
-    def _head(self, method: str, target: str, headers: CIMultiDict[str]) -> bytes:
+    def _head(self, method: str, target: str, headers: CIMultiDict[str], framing: str) -> bytes:
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n"]
         for name, value in headers.items():
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
-                raise ValueError("newline or colon in a header to the upstream")
+            if name in _FRAMING or name.lower() in ("content-length", "transfer-encoding", "host"):
+                continue  # framing is this client's alone
+            if "\r" in value or "\n" in value or "\x00" in value or "\r" in name or "\n" in name or ":" in name:
+                raise ValueError("newline, NUL or colon in a header to the upstream")
             lines.append(f"{name}: {value}\r\n")
+        lines.append(framing)
         lines.append("\r\n")
         # aiohttp decodes inbound header bytes as UTF-8 with surrogateescape: this restores the exact bytes.
         return "".join(lines).encode("utf-8", "surrogateescape")
 
-    async def request(self, method: str, target: str, headers: CIMultiDict[str]) -> UpstreamResponse:
-        """Send a bodyless request and read the response head (skipping 1xx interim responses)."""
-        head = self._head(method, target, headers)
+    async def request(self, method: str, target: str, headers: CIMultiDict[str],
+                      body: AsyncIterator[bytes] | None = None, length: int | None = None) -> UpstreamResponse:
+        """Send one request and read its response head (1xx interim responses are skipped).
+
+        `body`: the request body, relayed as it comes; `length`: its exact size (Content-Length framing), or None
+        for chunked framing. Without a body, methods that may carry one are sent `Content-Length: 0`.
+        """
+        if body is None:
+            framing = "" if method in _BODYLESS_METHODS else "Content-Length: 0\r\n"
+        elif length is not None:
+            framing = f"Content-Length: {length}\r\n"
+        else:
+            framing = "Transfer-Encoding: chunked\r\n"
+        head = self._head(method, target, headers, framing)
         conn = self._pooled()
         reused = conn is not None
         for attempt in range(2):
             if conn is None:
                 conn = await self._connect()
+            reader = ResponseReader(method)
+            conn.reader = reader
+            conn.body_sent = body is None
+            sender: asyncio.Task[None] | None = None
             try:
-                assert conn.transport is not None
-                conn.transport.write(head)
-                return await self._response(conn, method)
+                conn.write(head)
+                if body is not None:
+                    sender = asyncio.ensure_future(_send_body(conn, body, length))
+                    sender.add_done_callback(_retrieve)
+                await self._await_head(conn, reader, sender)
+                return UpstreamResponse(self, conn, reader, sender, self.read_timeout)
             except _StaleConnection as exc:
                 conn.close()
-                if reused and attempt == 0 and method in _IDEMPOTENT:
-                    # The upstream closed an idle connection: one fresh try. Only for idempotent methods (RFC 9110
-                    # §9.2.2): a bodyless POST may have been acted on before the connection dropped.
+                if reused and attempt == 0 and body is None and method in _IDEMPOTENT:
+                    # The upstream closed an idle connection: one fresh try. Only for idempotent methods without
+                    # a body: a POST may have been acted on before the connection dropped.
                     conn, reused = None, False
                     continue
                 raise UpstreamUnavailable("the upstream closed the connection",
                                           reason="upstream_unreachable") from exc
             except BaseException:
+                if sender is not None and not sender.done():
+                    sender.cancel()
+                conn.reader = None
                 conn.close()
                 raise
         raise AssertionError("unreachable")
 
-    async def _response(self, conn: _Conn, method: str) -> UpstreamResponse:
-        got_any = False
-        while True:
-            end = conn.buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(conn.buf) > _MAX_HEAD:
-                    raise UpstreamUnavailable("the upstream response head is too large", reason="upstream_protocol")
-                if conn.eof:
-                    if not got_any and not conn.buf:
-                        raise _StaleConnection()
-                    raise UpstreamUnavailable("the upstream closed the connection", reason="upstream_unreachable")
-                try:
-                    await conn.wait_data(self.read_timeout)
-                except TimeoutError as exc:
-                    raise UpstreamTimeout("the upstream did not answer in time", reason="upstream_timeout") from exc
-                got_any = got_any or bool(conn.buf)
-                continue
-            raw = conn.take(end + 4)
-            status, reason, version, headers = _parse_head(raw)
-            if 100 <= status < 200 and status != 101:
-                got_any = True
-                continue  # interim response (100 Continue, 103 Early Hints): the final one follows
-            return self._framed(conn, method, status, reason, version, headers)
+    async def _await_head(self, conn: _Conn, reader: ResponseReader, sender: asyncio.Task[None] | None) -> None:
+        while reader.head is None:
+            if sender is not None and sender.done() and not sender.cancelled():
+                exc = sender.exception()
+                if exc is not None:
+                    raise exc  # the body could not be read from the client (gone, too large): not the upstream's
+            error = conn.error
+            if error is not None:
+                if isinstance(error, FramingError):
+                    raise UpstreamUnavailable(f"malformed response from the upstream: {error}",
+                                              reason="upstream_protocol")
+                raise UpstreamUnavailable("the upstream connection failed", reason="upstream_unreachable")
+            if conn.eof:
+                if not reader.started:
+                    raise _StaleConnection()
+                raise UpstreamUnavailable("the upstream closed the connection", reason="upstream_unreachable")
+            try:
+                await conn.wait_data(self.read_timeout)
+            except TimeoutError as exc:
+                raise UpstreamTimeout("the upstream did not answer in time", reason="upstream_timeout") from exc
 
-    def _framed(self, conn: _Conn, method: str, status: int, reason: str, version: str,
-                headers: CIMultiDict[str]) -> UpstreamResponse:
-        tokens = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
-        reusable = version == "HTTP/1.1" and "close" not in tokens
-        declared: int | None = None
-        if "Content-Length" in headers:
-            if "Transfer-Encoding" in headers:  # RFC 9112 §6.1: a smuggling vector; never relay it
-                raise UpstreamUnavailable("Content-Length with Transfer-Encoding from the upstream",
-                                          reason="upstream_protocol")
-            values = {v.strip() for v in headers.getall("Content-Length") for v in v.split(",")}
-            if len(values) != 1 or not next(iter(values)).isdigit():
-                raise UpstreamUnavailable("invalid Content-Length from the upstream", reason="upstream_protocol")
-            declared = int(next(iter(values)))
-        if method == "HEAD" or status in _NO_BODY_STATUS or status == 101:
-            mode = "none"
-            reusable = reusable and status != 101
-        elif "Transfer-Encoding" in headers:
-            codings = [c.strip().lower() for v in headers.getall("Transfer-Encoding") for c in v.split(",")]
-            mode = "chunked" if codings and codings[-1] == "chunked" else "close"
-        elif declared is not None:
-            mode = "length"
-        else:
-            mode = "close"
-        return UpstreamResponse(self, conn, status, reason, CIMultiDictProxy(headers), mode, declared, reusable,
-                                self.read_timeout)
+
+async def _send_body(conn: _Conn, body: AsyncIterator[bytes], length: int | None) -> None:
+    """Relay the request body with the framing the head announced; on any failure the connection is closed."""
+    sent = 0
+    try:
+        async for chunk in body:
+            if not chunk:
+                continue
+            sent += len(chunk)
+            if length is not None:
+                if sent > length:
+                    raise ConnectionError("the request body is longer than its Content-Length")
+                conn.write(chunk)
+            else:
+                conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            await conn.drain()
+        if length is not None and sent != length:
+            raise ConnectionError("the request body ended before its Content-Length")
+        if length is None:
+            conn.write(b"0\r\n\r\n")
+        conn.body_sent = True
+    except asyncio.CancelledError:
+        conn.close()
+        raise
+    except BaseException as exc:
+        conn.fail(exc)
+        raise
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """The body sender's failure is acted on through the connection; mark it seen so asyncio does not log it."""
+    if not task.cancelled():
+        task.exception()
 
 
 class _StaleConnection(Exception):
     """The connection ended before any byte of a response."""
-
-
-def _parse_head(raw: bytes) -> tuple[int, str, str, CIMultiDict[str]]:
-    try:
-        # UTF-8 round-trips exactly through aiohttp's response writer; other bytes could not be relayed unchanged.
-        text = raw[:-4].decode("utf-8")
-        status_line, *lines = text.split("\r\n")
-        version, _, rest = status_line.partition(" ")
-        code_text, _, reason = rest.partition(" ")
-        if version not in ("HTTP/1.1", "HTTP/1.0") or len(code_text) != 3 or not code_text.isdigit():
-            raise ValueError(status_line)
-        headers: CIMultiDict[str] = CIMultiDict()
-        for line in lines:
-            name, sep, value = line.partition(":")
-            if "\n" in line or "\r" in line or "\x00" in line:
-                raise ValueError(line)  # a bare LF or NUL: ambiguous to whoever reads it next (response splitting)
-            if not sep or not name or name != name.strip() or line[0] in " \t":
-                raise ValueError(line)  # no obs-fold, no whitespace before the colon (RFC 9112 §5)
-            headers.add(name, value.strip(" \t"))
-    except ValueError as exc:
-        raise UpstreamUnavailable("malformed response from the upstream", reason="upstream_protocol") from exc
-    return int(code_text), reason, version, headers

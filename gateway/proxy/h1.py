@@ -1,0 +1,227 @@
+"""A strict, sans-IO reader of one HTTP/1.1 response (RFC 9112), on llhttp through httptools.
+
+It is fed bytes and says what they mean: the head, body pieces, the end. It never does I/O, so the property tests
+drive it byte by byte. Whatever it cannot frame exactly raises `FramingError`, and the connection it came from must
+then be closed: the point is that one response's bytes can never become the start of the next one.
+
+Framing it adds on top of llhttp, which does not know the request:
+- a response to HEAD, and 1xx/204/304 responses, have no body whatever their headers say (RFC 9112 §6.3);
+- 1xx interim responses are skipped (at most `MAX_INTERIM`); 101 is refused (upgrades are not tunnelled);
+- the head is bounded by `MAX_HEAD` bytes however TCP splits it, fields by `MAX_FIELDS`, trailers likewise;
+- any byte after the final response is complete is an anomaly (a stray or late extra response).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import httptools
+from multidict import CIMultiDict, CIMultiDictProxy
+
+MAX_HEAD = 64 * 1024  # one response head, status line to the blank line
+MAX_FIELDS = 100  # header fields in one head; the same bound for trailer fields
+MAX_INTERIM = 8  # 1xx responses before the final one
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class FramingError(Exception):
+    """The upstream's bytes do not frame one well-formed response: answer 502 and close the connection."""
+
+
+class Head:
+    __slots__ = ("content_length", "headers", "keep_alive", "reason", "status")
+
+    def __init__(self, status: int, reason: str, headers: CIMultiDictProxy[str], keep_alive: bool,
+                 content_length: int | None) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.keep_alive = keep_alive  # HTTP/1.1 and no `Connection: close`
+        self.content_length = content_length  # as declared (also on HEAD, 204 and 304)
+
+
+class ResponseReader:
+    """Reads one response to a request made with `method`. `feed()` and `feed_eof()` raise FramingError.
+
+    After each feed: `head` is set once the final head is complete; `take_body()` returns the body bytes read so far;
+    `complete` turns true at the end of the message. `reusable` says whether the connection may carry another
+    request: complete, keep-alive, nothing extra received.
+    """
+
+    __slots__ = ("_body", "_buf", "_fields", "_head_fed", "_headers", "_interim", "_no_body",
+                 "_parser", "_reason", "_since_progress", "buffered", "complete", "head", "method_head")
+
+    def __init__(self, method: str) -> None:
+        self.method_head = method == "HEAD"
+        self.head: Head | None = None
+        self.complete = False
+        self.buffered = 0  # body bytes read but not yet taken
+        self._parser = httptools.HttpResponseParser(self)
+        self._buf = bytearray()  # bytes of a head not yet terminated
+        self._head_fed = False  # the final head went to the parser; later bytes are body
+        self._headers: CIMultiDict[str] = CIMultiDict()
+        self._fields = 0
+        self._reason = ""
+        self._interim = 0
+        self._no_body = False
+        self._body: deque[bytes] = deque()
+        self._since_progress = 0  # bytes fed since the last body byte (bounds chunk lines and trailers)
+
+    # --- feeding ---------------------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.complete:
+            raise FramingError("bytes after the end of the response")
+        if self._head_fed:
+            self._since_progress += len(data)
+            self._parse(data)
+            if not self.complete and self._since_progress > MAX_HEAD:
+                raise FramingError("chunk metadata or trailers beyond the limit")
+            return
+        self._buf += data
+        while not self._head_fed:
+            end = self._buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buf) > MAX_HEAD:
+                    raise FramingError("the response head is too large")
+                return
+            if end + 4 > MAX_HEAD:
+                raise FramingError("the response head is too large")
+            head, rest = bytes(self._buf[: end + 4]), bytes(self._buf[end + 4:])
+            self._buf.clear()
+            self._parse(head)  # one whole head: interim (and then loop), or the final one
+            if self.head is None:
+                self._buf += rest
+                continue
+            self._head_fed = True
+            if self.complete:
+                if rest:
+                    raise FramingError("bytes after a response without a body")
+                return
+            self._since_progress = len(rest)
+            if rest:
+                self._parse(rest)
+
+    def feed_eof(self) -> None:
+        """The upstream closed its side. Completes a close-delimited body; anything else unfinished is an error."""
+        if self.complete:
+            return
+        if self.head is not None and self._head_fed and self._close_delimited():
+            self.complete = True
+            return
+        raise FramingError("the upstream closed the connection before the response ended")
+
+    def take_body(self) -> bytes:
+        if not self._body:
+            return b""
+        data = self._body.popleft() if len(self._body) == 1 else b"".join(self._body)
+        self._body.clear()
+        self.buffered = 0
+        return data
+
+    @property
+    def reusable(self) -> bool:
+        return self.complete and self.head is not None and self.head.keep_alive and not self._close_delimited()
+
+    @property
+    def started(self) -> bool:
+        """Any byte of a response arrived (a connection that closes before that is merely stale)."""
+        return bool(self._buf) or self._head_fed or self._interim > 0
+
+    def _close_delimited(self) -> bool:
+        h = self.head
+        return (h is not None and not self._no_body and "Content-Length" not in h.headers
+                and "Transfer-Encoding" not in h.headers)
+
+    def _parse(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except FramingError:
+            raise
+        except httptools.HttpParserUpgrade as exc:
+            raise FramingError("the upstream switched protocols") from exc
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _HeadDone):
+                return  # stopped on purpose after a bodyless final head
+            if isinstance(cause, FramingError):
+                raise FramingError(str(cause)) from cause
+            raise FramingError("malformed response from the upstream") from exc
+        except httptools.HttpParserError as exc:
+            raise FramingError(f"malformed response from the upstream: {exc}") from exc
+
+    # --- httptools callbacks -----------------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.head is not None:
+            raise FramingError("bytes after the end of the response")
+        self._headers = CIMultiDict()
+        self._fields = 0
+
+    def on_status(self, status: bytes) -> None:
+        self._reason = _text(status)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._fields += 1
+        if self._fields > MAX_FIELDS:
+            raise FramingError("too many header or trailer fields")
+        if self.head is None:
+            self._headers.add(_text(name), _text(value))
+        # trailer fields are counted and dropped: the relay does not forward trailers
+
+    def on_headers_complete(self) -> None:
+        if self.head is not None:
+            return
+        parser = self._parser
+        version = parser.get_http_version()
+        if version not in ("1.1", "1.0"):
+            raise FramingError("the upstream does not speak HTTP/1.x")
+        status = parser.get_status_code()
+        if status == 101:
+            raise FramingError("the upstream switched protocols")
+        if not 100 <= status <= 599:
+            raise FramingError("invalid status code from the upstream")
+        if status < 200:
+            self._interim += 1
+            if self._interim > MAX_INTERIM:
+                raise FramingError("too many interim responses")
+            return
+        headers = self._headers
+        tokens = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
+        length_text = headers.get("Content-Length")
+        length = int(length_text) if length_text is not None else None  # llhttp accepts ASCII digits only
+        if "Transfer-Encoding" in headers:
+            codings = [c.strip().lower() for v in headers.getall("Transfer-Encoding") for c in v.split(",")]
+            if not codings or codings[-1] != "chunked":
+                # llhttp would read to close; a relay cannot tell where such a body ends on a reused connection
+                raise FramingError("a transfer coding other than chunked last")
+        self.head = Head(status, self._reason, CIMultiDictProxy(headers), version == "1.1" and "close" not in tokens,
+                         length)
+        self._fields = 0
+        if self.method_head or status in _NO_BODY_STATUS:
+            self._no_body = True
+            self.complete = True
+            raise _HeadDone()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+        self.buffered += len(body)
+        self._since_progress = 0
+
+    def on_message_complete(self) -> None:
+        if self.head is not None:
+            self.complete = True
+
+
+class _HeadDone(FramingError):
+    """Raised inside the parser to stop it after a bodyless final head (the caller checks what follows)."""
+
+
+def _text(raw: bytes) -> str:
+    try:
+        # UTF-8 round-trips exactly through aiohttp's response writer; other bytes could not be relayed unchanged.
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FramingError("a response head that is not UTF-8") from exc
