@@ -48,7 +48,7 @@ class ResponseReader:
     request: complete, keep-alive, nothing extra received.
     """
 
-    __slots__ = ("_body", "_buf", "_fields", "_head_fed", "_headers", "_interim", "_no_body",
+    __slots__ = ("_after_head", "_body", "_buf", "_crlf_run", "_fields", "_head_fed", "_headers", "_interim", "_no_body",
                  "_parser", "_reason", "_since_progress", "buffered", "complete", "head", "method_head")
 
     def __init__(self, method: str) -> None:
@@ -66,6 +66,8 @@ class ResponseReader:
         self._no_body = False
         self._body: deque[bytes] = deque()
         self._since_progress = 0  # bytes fed since the last body byte (bounds chunk lines and trailers)
+        self._after_head = 0  # bytes fed after the final head
+        self._crlf_run = 0  # length of the run of CR/LF bytes that ends what was fed
 
     # --- feeding ---------------------------------------------------------------------------------------------
 
@@ -75,10 +77,7 @@ class ResponseReader:
         if self.complete:
             raise FramingError("bytes after the end of the response")
         if self._head_fed:
-            self._since_progress += len(data)
-            self._parse(data)
-            if not self.complete and self._since_progress > MAX_HEAD:
-                raise FramingError("chunk metadata or trailers beyond the limit")
+            self._body_phase(data)
             return
         self._buf += data
         while not self._head_fed:
@@ -100,9 +99,26 @@ class ResponseReader:
                 if rest:
                     raise FramingError("bytes after a response without a body")
                 return
-            self._since_progress = len(rest)
             if rest:
-                self._parse(rest)
+                self._body_phase(rest)
+
+    def _body_phase(self, data: bytes) -> None:
+        self._since_progress += len(data)
+        self._after_head += len(data)
+        stripped = data.rstrip(b"\r\n")
+        self._crlf_run = (self._crlf_run + len(data)) if not stripped else len(data) - len(stripped)
+        self._parse(data)
+        if self.complete:
+            # llhttp silently skips CR/LF between messages; count them. A Content-Length body ends exactly at its
+            # length; a chunked one with CRLF CRLF right after a byte that is not CR or LF.
+            head = self.head
+            assert head is not None
+            chunked = "Transfer-Encoding" in head.headers
+            if (not chunked and head.content_length is not None and self._after_head > head.content_length) or \
+                    (chunked and self._crlf_run > 4):
+                raise FramingError("bytes after the end of the response")
+        elif self._since_progress > MAX_HEAD:
+            raise FramingError("chunk metadata or trailers beyond the limit")
 
     def feed_eof(self) -> None:
         """The upstream closed its side. Completes a close-delimited body; anything else unfinished is an error."""
