@@ -48,8 +48,8 @@ class ResponseReader:
     request: complete, keep-alive, nothing extra received.
     """
 
-    __slots__ = ("_after_head", "_body", "_buf", "_crlf_run", "_fields", "_head_fed", "_headers", "_interim", "_no_body",
-                 "_parser", "_reason", "_since_progress", "buffered", "complete", "head", "method_head")
+    __slots__ = ("_after_head", "_body", "_buf", "_crlf_run", "_fields", "_head_fed", "_headers", "_interim",
+                 "_no_body", "_parser", "_reason", "_since_progress", "buffered", "complete", "head", "method_head")
 
     def __init__(self, method: str) -> None:
         self.method_head = method == "HEAD"
