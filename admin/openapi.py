@@ -84,7 +84,10 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "redirect_uri": {
             "type": "string",
             "format": "uri",
-            "description": "Absolute https URL (http only for loopback); no fragment, userinfo or wildcard",
+            "maxLength": 2000,
+            "description": "Absolute https URL (http only for loopback), at most 2000 characters: a DNS name or IP "
+            "literal host, optional port 1-65535, RFC 3986 path and query; no fragment, userinfo, wildcard, "
+            "whitespace or quotes. Stored and returned normalized (lowercase scheme and host, no default port)",
         },
         "server_side": {
             "type": "boolean",

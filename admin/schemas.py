@@ -1,17 +1,17 @@
 """The admin API's JSON boundary: reading request bodies and query parameters, and the shapes it answers with.
 
-Bodies that are not JSON, or not a JSON object, are 400; a well-formed body with a bad field is 422
-naming the field (raised by `gateway.applications` or here). No shape returned here ever carries a
-client secret, except the two that exist to show one once: `registered` and `rotated`.
+Bodies that are not JSON, nest deeper than `gateway.jsonbody.MAX_DEPTH` or are not a JSON object are 400; a
+well-formed body with a bad field is 422 naming the field (raised by `gateway.applications` or here). No shape
+returned here ever carries a client secret, except the two that exist to show one once: `registered` and `rotated`.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from gateway import jsonbody
 from gateway.applications import Registered
 from gateway.errors import AdminError, Invalid
 from gateway.models import Application, Authorization
@@ -36,7 +36,9 @@ async def json_object(request: web.Request, *, required: bool = True) -> dict[st
         raise BadRequest("the body must be JSON (Content-Type: application/json)")
     raw = await request.read()
     try:
-        body = json.loads(raw)
+        body = jsonbody.loads(raw)
+    except jsonbody.TooDeep as exc:
+        raise BadRequest(f"the body is not acceptable JSON: {exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):

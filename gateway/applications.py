@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
 
 from gateway.errors import Invalid, NotFound
 from gateway.models import Application
+from gateway.redirect_uri import RedirectUriError, parse_redirect_uri
 from gateway.security import Hasher, TokenKind, mint, random_id
 from gateway.store.redis_store import RedisStore
 
@@ -18,33 +17,6 @@ from gateway.store.redis_store import RedisStore
 class Registered:
     application: Application
     client_secret: str  # shown once, never stored raw
-
-
-def redirect_uri_problem(uri: str) -> str | None:
-    """An absolute https URI (http only for loopback), without fragment, userinfo or wildcard."""
-    if not isinstance(uri, str) or not uri:
-        return "is required"
-    if "*" in uri:
-        return "must not contain a wildcard"
-    parts = urlsplit(uri)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an absolute https URL"
-    if parts.fragment or "#" in uri:
-        return "must not have a fragment"
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        return "must not contain userinfo"
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        return "must use https (http is allowed only for loopback addresses)"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def validate_fields(
@@ -66,12 +38,11 @@ def validate_fields(
         else:
             out["name"] = name.strip()
     if "redirect_uri" in fields or not partial:
-        uri = fields.get("redirect_uri")
-        problem = redirect_uri_problem(uri) if isinstance(uri, str) else "must be a string"
-        if problem:
-            problems["redirect_uri"] = problem
-        else:
-            out["redirect_uri"] = uri
+        # Stored as parsed: the normalized form is the only one the store, the pages and the headers ever see.
+        try:
+            out["redirect_uri"] = str(parse_redirect_uri(fields.get("redirect_uri")))
+        except RedirectUriError as exc:
+            problems["redirect_uri"] = str(exc)
     for flag in ("server_side", "published"):
         if flag in fields:
             if not isinstance(fields[flag], bool):

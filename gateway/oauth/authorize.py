@@ -32,6 +32,7 @@ from gateway.oauth.common import (
 )
 from gateway.oauth.login import finish, identity_still_matches, require_user
 from gateway.oauth.sessions import Session
+from gateway.redirect_uri import RedirectUriError, parse_redirect_uri, redirect_uri_matches
 from gateway.security import TokenKind, mint, valid_code_challenge
 
 PENDING = "consent"
@@ -75,11 +76,21 @@ async def _verify_client(request: web.Request) -> tuple[Application, str, str | 
     redirect_uri = p.get("redirect_uri")
     if redirect_uri is None:
         return error_page("Invalid request", "The redirect_uri parameter is missing.")
-    # Exact string comparison (RFC 9700 §4.1.3): no prefix, pattern or normalisation games.
-    if redirect_uri != app.redirect_uri:
+    try:
+        registered = parse_redirect_uri(app.redirect_uri)
+    except RedirectUriError:  # stored before registration validated strictly: never redirect to it
+        return error_page("Invalid application",
+                          "The application's registered redirect URI is not valid; its owner must correct it.")
+    # The same URI after RFC 3986 normalisation (gateway.redirect_uri), never a prefix or pattern (RFC 9700
+    # §4.1.3). From here on only the registered, normalized URI is used.
+    try:
+        matches = registered.matches(parse_redirect_uri(redirect_uri))
+    except RedirectUriError:
+        matches = False
+    if not matches:
         return error_page("Invalid request",
                           "The redirect_uri parameter does not match the registered redirect URI.")
-    return app, redirect_uri, p.get("state")
+    return app, str(registered), p.get("state")
 
 
 def _parse(request: web.Request, app: Application, redirect_uri: str, state: str | None) -> AuthRequest:
@@ -183,7 +194,7 @@ async def _consent_page(request: web.Request, req: AuthRequest, session: Session
     )
     body = render("consent.html", app_name=esc(req.app.name), user_id=esc(session.user_id), scope_items=items,
                   request_id=esc(request_id), csrf=esc(sessions.csrf_token(services.hasher, session)))
-    return page(layout(f"Authorize {req.app.name}", body), form_target=req.app.redirect_uri)
+    return page(layout(f"Authorize {req.app.name}", body), form_target=parse_redirect_uri(req.redirect_uri))
 
 
 async def consent(request: web.Request) -> web.StreamResponse:
@@ -212,7 +223,7 @@ async def consent(request: web.Request) -> web.StreamResponse:
     redirect_uri = str(pending["redirect_uri"])
     state = pending.get("state")
     state = state if isinstance(state, str) else None
-    if app is None or app.redirect_uri != redirect_uri:
+    if app is None or not redirect_uri_matches(app.redirect_uri, redirect_uri):
         return error_page("Application changed", "The application was changed or removed; start again.")
     decision = form.get("decision")
     if decision == "deny":

@@ -4,6 +4,7 @@ redirects."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from string import Template
@@ -14,6 +15,7 @@ from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from gateway.errors import OAuthError
 from gateway.models import Application
+from gateway.redirect_uri import RedirectUri
 from gateway.settings import Settings
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -48,15 +50,25 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def page(body: str, status: int = 200, *, form_target: str | None = None) -> web.Response:
-    """An HTML page with the security headers. `form_target`: a URI the page's form may end up at through a
-    redirect (Chromium applies CSP form-action to redirects too, so the consent form needs the client's origin)."""
+_CSP_SOURCE = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*://[A-Za-z0-9.\-\[\]:]+")
+
+
+def csp_source(origin: str) -> str:
+    """A validated origin (`RedirectUri.origin`) as a CSP source expression: the one way an origin enters a page
+    header. Anything outside `[A-Za-z0-9.:-[]/]` (a `;` or `,` that would end the directive or the policy, a quote,
+    whitespace) is refused, whatever its source."""
+    if _CSP_SOURCE.fullmatch(origin) is None:
+        raise ValueError(f"not an origin a CSP may name: {origin!r}")
+    return origin
+
+
+def page(body: str, status: int = 200, *, form_target: RedirectUri | None = None) -> web.Response:
+    """An HTML page with the security headers. `form_target`: the validated redirect URI the page's form may end
+    up at (Chromium applies CSP form-action to redirects too, so the consent form needs the client's origin)."""
     headers = dict(PAGE_HEADERS)
-    if form_target:
-        parts = urlsplit(form_target)
-        origin = f"{parts.scheme}://{parts.netloc}"
+    if form_target is not None:
         headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
-            "form-action 'self'", f"form-action 'self' {origin}")
+            "form-action 'self'", f"form-action 'self' {csp_source(form_target.origin)}")
     return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=headers)
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from gateway import applications
+from gateway import applications, jsonbody
 from gateway.errors import Invalid, NotFound, OAuthError, StoreUnavailable
 from gateway.keys import REQUEST_ID, SERVICES
 from gateway.models import Application
@@ -97,8 +97,12 @@ def _csrf_problem(services: Services, session: Session, presented: str | None, h
 
 
 async def _json_object(request: web.Request) -> dict[str, object]:
+    raw = await request.read()
     try:
-        body = await request.json()
+        body = jsonbody.loads(raw)
+    except jsonbody.TooDeep as exc:
+        # Not a field problem: the body as a whole is refused before it is parsed (400, like the admin API).
+        raise OAuthError("invalid_request", f"the body is not acceptable JSON: {exc}", status=400) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid({"body": "must be a JSON object"}) from exc
     if not isinstance(body, dict):

@@ -22,6 +22,7 @@ from gateway.keys import SERVICES
 from gateway.models import Application
 from gateway.oauth.clientauth import authenticate_client
 from gateway.oauth.common import NO_STORE, read_form, resolve_scopes, single_params
+from gateway.redirect_uri import redirect_uri_matches
 from gateway.security import TokenKind, pkce_matches, well_formed
 
 log = logging.getLogger("scopegate.oauth.token")
@@ -81,9 +82,10 @@ async def _authorization_code(
         raise _grant_error("the code parameter was issued to another client")
     if pending.expires_at < time.time():
         raise _grant_error("the code parameter has expired")
-    # The code is bound to the exact redirect URI of its request, and that URI must still be the registered
-    # one.
-    if p["redirect_uri"] != pending.redirect_uri or pending.redirect_uri != app.redirect_uri:
+    # The code is bound to the redirect URI of its request (compared in normalized form, gateway.redirect_uri),
+    # and that URI must still be the registered one.
+    if not (redirect_uri_matches(pending.redirect_uri, p["redirect_uri"])
+            and redirect_uri_matches(app.redirect_uri, pending.redirect_uri)):
         raise _grant_error("the redirect_uri parameter does not match the authorization request")
     verifier = p.get("code_verifier")
     if pending.code_challenge is not None:

@@ -24,7 +24,9 @@ def assert_page_headers(resp: Any) -> None:
 @pytest.mark.parametrize("redirect_uri", [
     "https://client.example/cb/",  # trailing slash
     "https://client.example/cb?x=1",  # extra query
-    "https://CLIENT.example/cb",  # case
+    "https://client.example:8443/cb",  # another port
+    "http://client.example/cb",  # another scheme
+    # (Host case and a default port are the same URI after RFC 3986 normalisation: see test_redirect_uri_pages.py.)
     "https://client.example/c",  # prefix
     "https://evil.example/cb",
     "https://client.example/cb#frag",
