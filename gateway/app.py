@@ -1,5 +1,5 @@
-"""Build the aiohttp applications: the public listener (OAuth server, account pages, health, proxy) and the admin
-listener (admin API, metrics). Composition only; each part registers its own routes."""
+"""Build the public aiohttp application (OAuth server, account pages, health, proxy); each part registers its own
+routes. The admin listener's app is admin.app's; gateway/compose.py wires both."""
 
 from __future__ import annotations
 
@@ -36,9 +36,3 @@ def build_public_app(services: Services) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle_ctx)
     return app
-
-
-def build_admin_app(services: Services) -> web.Application:
-    from admin.app import build_admin_app as build
-
-    return build(services)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import getpass
 import json
 import logging
@@ -14,9 +13,6 @@ import secrets
 import signal
 import subprocess
 import sys
-from urllib.parse import urlsplit
-
-from aiohttp import web
 
 from gateway.errors import ConfigError, GatewayError
 from gateway.settings import Settings, load_settings
@@ -47,51 +43,6 @@ def _load(path: str | None) -> Settings:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         raise SystemExit(2) from exc
-
-
-async def _serve(settings: Settings, reuse_port: bool) -> None:
-    from gateway.app import build_admin_app, build_public_app
-    from gateway.reload import reload_routes
-    from gateway.services import build_services
-
-    services = build_services(settings)
-    runners: list[web.AppRunner] = []
-    if settings.demo_upstream:
-        from gateway.demo_upstream import build_demo_upstream
-
-        up = urlsplit(settings.upstream)
-        demo = web.AppRunner(build_demo_upstream(), access_log=None)
-        await demo.setup()
-        await web.TCPSite(demo, up.hostname, up.port or 80).start()
-        runners.append(demo)
-        log.info("demo upstream listening on %s", settings.upstream)
-    public_app = build_public_app(services)
-    public = web.AppRunner(public_app, access_log=None, handler_cancellation=True, shutdown_timeout=30)
-    await public.setup()
-    await web.TCPSite(public, settings.listen_host, settings.listen_port, reuse_port=reuse_port,
-                      backlog=1024).start()
-    runners.append(public)
-    admin = web.AppRunner(build_admin_app(services), access_log=None)
-    await admin.setup()
-    await web.TCPSite(admin, settings.admin_host, settings.admin_port, reuse_port=reuse_port).start()
-    runners.append(admin)
-    # Everything built so far lives for the whole run: move it out of the collector's reach, so full collections
-    # triggered by per-request garbage scan only what requests made (shorter pauses, better tail latency).
-    gc.freeze()
-    log.info("scopegate listening on %s:%d (public), %s:%d (admin), upstream %s",
-             settings.listen_host, settings.listen_port, settings.admin_host, settings.admin_port,
-             settings.upstream)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reload_routes, public_app)
-    await stop.wait()
-    log.info("shutting down: draining in-flight requests")
-    # The public runner is cleaned up first: it stops accepting and waits for in-flight requests to finish.
-    for runner in reversed(runners):
-        await runner.cleanup()
 
 
 def _run_workers(args: argparse.Namespace, settings: Settings) -> int:
@@ -130,7 +81,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_serve(settings, reuse_port=bool(os.environ.get("SCOPEGATE_WORKER"))))
+    from gateway.compose import serve  # the composition root: only `serve` needs the whole application
+
+    asyncio.run(serve(settings, reuse_port=bool(os.environ.get("SCOPEGATE_WORKER"))))
     return 0
 
 

@@ -1,12 +1,15 @@
-"""Every typed application and request key."""
+"""Every typed application and request key. A leaf: it imports only aiohttp and, for the type checker, types."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
-from gateway.services import Services
+if TYPE_CHECKING:  # a leaf at run time: importing services here would load the store for every handler
+    from gateway.services import Services
 
-SERVICES = web.AppKey("services", Services)
+SERVICES: web.AppKey[Services] = web.AppKey("services")
 
 # Request-scoped facts the access log and metrics read (set by whoever decides).
 ROUTE_ID = web.RequestKey("route_id", str)

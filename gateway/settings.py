@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from gateway.errors import ConfigError, ConfigProblem
-from gateway.proxy.routes import METHODS, Route, find_ties, parse_template
+from gateway.routespec import METHODS, Route, find_ties, parse_template
 from gateway.security import valid_password_hash
 from gateway.store.urls import sentinel_url_problem
 
