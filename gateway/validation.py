@@ -53,8 +53,10 @@ class TokenValidator:
         max_entries: int = 100_000,
         max_age: float = 60.0,
         on_propagation: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._clock = clock  # the seam tests use to move time
         self._hasher = hasher
         self.cache_enabled = cache_enabled
         self._max_age = max_age
@@ -76,16 +78,18 @@ class TokenValidator:
         if not well_formed(raw_token, TokenKind.ACCESS):
             raise InvalidToken("the access token is malformed", reason="bad_checksum")
         token_hash = self._hasher.hash(raw_token)
-        now = time.time()
+        now = self._clock()
         trusted = self.subscribed and self.cache_enabled
         cached: AccessTokenRecord | _Miss = _MISS
         if trusted:
             cached = self._cached(self._tokens, token_hash, now)
         if isinstance(cached, _Miss):
+            generation = self._generation
             found = await self._once("t" + token_hash, lambda: self._store.get_access_token(token_hash))
             if found is None:
                 raise InvalidToken("the access token is unknown, expired or revoked", reason="unknown_token")
-            if trusted:
+            # A revocation that landed while we were reading must not be undone by caching what we read.
+            if trusted and self.subscribed and generation == self._generation:
                 self._tokens.put(token_hash, found, now)
             rec = found
         else:
@@ -195,7 +199,7 @@ class TokenValidator:
             self.clear()
         if self._on_propagation is not None:
             with contextlib.suppress(ValueError):  # a message without a timestamp still invalidated
-                self._on_propagation(max(0.0, time.time() - float(ts_text)))
+                self._on_propagation(max(0.0, self._clock() - float(ts_text)))
 
     async def run_subscription(self) -> None:
         await self._store.listen_revocations(self.on_revocation, self.on_subscription)
