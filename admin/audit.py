@@ -1,36 +1,29 @@
-"""The audit record: an append-only Redis stream of who did what and when (never a token or a secret)."""
+"""The admin API's side of the audit record (gateway/audit.py): who the caller is, and the same action names as
+every other writer."""
 
 from __future__ import annotations
-
-import logging
 
 from aiohttp import web
 
 from admin.auth import ACTOR, ON_BEHALF_OF
-from gateway.errors import StoreUnavailable
+from gateway import audit
+from gateway.audit import Actor, AuditAction
 from gateway.keys import REQUEST_ID, SERVICES
 
-log = logging.getLogger("scopegate.audit")
-
-# The actions this service records (the authorization server records `authorization.granted` the same way).
-APPLICATION_CREATED = "application.created"
-APPLICATION_UPDATED = "application.updated"
-APPLICATION_DELETED = "application.deleted"
-APPLICATION_CLEANED_UP = "application.cleaned_up"
-SECRET_ROTATED = "application.secret_rotated"  # noqa: S105 - an action name
-AUTHORIZATION_REVOKED = "authorization.revoked"
-BULK_REVOCATION = "revocation.bulk"
+APPLICATION_CREATED = AuditAction.APPLICATION_CREATED
+APPLICATION_UPDATED = AuditAction.APPLICATION_UPDATED
+APPLICATION_DELETED = AuditAction.APPLICATION_DELETED
+APPLICATION_CLEANED_UP = AuditAction.APPLICATION_CLEANED_UP
+SECRET_ROTATED = AuditAction.SECRET_ROTATED
+AUTHORIZATION_REVOKED = AuditAction.AUTHORIZATION_REVOKED
+BULK_REVOCATION = AuditAction.BULK_REVOCATION
 
 
-async def record(request: web.Request, action: str, **details: object) -> None:
-    """Append one event for an admin call. The change it describes has already happened, so a failure to audit
-    is logged loudly rather than turned into an error response that would hide a completed change."""
-    event: dict[str, object] = {"action": action, "actor": request[ACTOR], **details}
-    claimed = request.get(ON_BEHALF_OF)
-    if claimed:
-        event["on_behalf_of"] = claimed
-    event["request_id"] = request.get(REQUEST_ID, "")
-    try:
-        await request.app[SERVICES].store.append_audit(event)
-    except StoreUnavailable:
-        log.error("audit event %s for %s could not be written (store unavailable)", action, details)
+def actor(request: web.Request) -> Actor:
+    """The admin caller: its token's name, what it claims to act for (X-On-Behalf-Of) and the request id."""
+    return Actor(request[ACTOR], request.get(REQUEST_ID, ""), request.get(ON_BEHALF_OF) or None)
+
+
+async def record(request: web.Request, action: AuditAction, **details: object) -> None:
+    """Append one event for an admin call (see gateway.audit.record: a failed write is logged, not raised)."""
+    await audit.record(request.app[SERVICES], actor(request), action, **details)

@@ -12,6 +12,7 @@ from gateway import services as lifecycle
 from gateway.keys import SERVICES
 from gateway.middleware import gateway_middleware
 from gateway.oauth import setup_routes as setup_oauth
+from gateway.portal import setup_routes as setup_portal
 from gateway.proxy.handler import setup_proxy
 from gateway.services import Services
 
@@ -27,6 +28,7 @@ def build_public_app(services: Services) -> web.Application:
     app[SERVICES] = services
     health.setup_routes(app)
     setup_oauth(app)
+    setup_portal(app)
     setup_proxy(app)  # last: the catch-all that serves every other path through the route table
 
     async def lifecycle_ctx(_: web.Application) -> AsyncIterator[None]:

@@ -1,16 +1,28 @@
-"""Registering, editing and deleting OAuth applications: field rules shared by the admin API and the tests."""
+"""OAuth applications: the field rules, and the one lifecycle service (register, edit, rotate the secret, delete
+with clean-up) that the admin API and the developer pages both use, so both audit and invalidate the same way.
+
+`register` and `edit` below are the bare store steps (tests and the benchmark seed data with them); the
+`ApplicationService` adds what every caller owes after a change: the audit event and the local cache drop.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from gateway.errors import Invalid, NotFound
+from gateway import audit
+from gateway.audit import Actor, AuditAction
+from gateway.errors import Invalid, NotFound, StoreUnavailable
+from gateway.events import ApplicationChanged
 from gateway.models import Application
 from gateway.redirect_uri import RedirectUriError, parse_redirect_uri
 from gateway.security import Hasher, TokenKind, mint, random_id
+from gateway.services import Services
 from gateway.store.redis_store import RedisStore
+
+log = logging.getLogger("scopegate.applications")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +118,84 @@ async def edit(
     if not await store.update_app(updated):
         raise NotFound(f"no application {client_id!r}")
     return updated
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedSecret:
+    client_id: str
+    client_secret: str  # shown once, never stored raw
+    previous_valid_until: float | None  # the old secret's end of grace (None: it stopped at once)
+
+
+class ApplicationService:
+    """The application lifecycle with its side effects. Every change reaches live tokens at once: the store
+    publishes it to every process, and this process drops its own cached facts now instead of waiting for its own
+    message to come back (so an unticked scope is refused on the very next request)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    @property
+    def catalog(self) -> list[str]:
+        return list(self._services.settings.scopes)
+
+    async def register(self, actor: Actor, fields: Mapping[str, object]) -> Registered:
+        reg = await register(self._services.store, self._services.hasher, self.catalog, fields)
+        app = reg.application
+        await audit.record(self._services, actor, AuditAction.APPLICATION_CREATED, client_id=app.client_id,
+                           name=app.name, owner=app.owner, scopes=list(app.scopes))
+        return reg
+
+    async def edit(self, actor: Actor, client_id: str, fields: Mapping[str, object], *,
+                   before: Application | None = None) -> Application:
+        """Apply `fields`; NotFound if the application is gone, Invalid naming each bad field."""
+        if before is None:
+            before = await self._services.store.get_app(client_id)
+            if before is None:
+                raise NotFound(f"no application {client_id!r}")
+        after = await edit(self._services.store, self.catalog, client_id, fields)
+        self._services.validator.invalidate(ApplicationChanged(client_id))
+        old, new = before.public_dict(), after.public_dict()
+        changes = {k: {"from": old[k], "to": new[k]} for k in fields if k in new and old[k] != new[k]}
+        await audit.record(self._services, actor, AuditAction.APPLICATION_UPDATED, client_id=client_id,
+                           changes=changes)
+        return after
+
+    async def rotate_secret(self, actor: Actor, client_id: str) -> RotatedSecret:
+        """A new secret; the old one keeps working for `secret_grace_period` seconds. NotFound if gone."""
+        services = self._services
+        grace = services.settings.secret_grace_period
+        secret = mint(TokenKind.CLIENT_SECRET)
+        if not await services.store.rotate_secret(client_id, services.hasher.hash(secret), grace):
+            raise NotFound(f"no application {client_id!r}")
+        valid_until = time.time() + grace if grace > 0 else None
+        await audit.record(services, actor, AuditAction.SECRET_ROTATED, client_id=client_id, grace_seconds=grace)
+        return RotatedSecret(client_id, secret, valid_until)
+
+    async def delete(self, actor: Actor, client_id: str) -> float:
+        """Delete the application and schedule the clean-up of its grants; NotFound if gone. Returns the seconds
+        until every token of it was refused.
+
+        One atomic store step (application, secrets, registry entry) plus one published message: every token,
+        refresh token and code of the application fails validation from here on, however many. Nothing is
+        scanned; the clean-up only reclaims memory and drops users' Authorized Applications rows."""
+        services = self._services
+        started = time.perf_counter()
+        if not await services.store.delete_app(client_id):
+            raise NotFound(f"no application {client_id!r}")
+        services.validator.invalidate(ApplicationChanged(client_id))
+        elapsed = time.perf_counter() - started
+        services.spawn(self._clean_up(actor, client_id), f"cleanup-{client_id}")
+        await audit.record(services, actor, AuditAction.APPLICATION_DELETED, client_id=client_id)
+        return elapsed
+
+    async def _clean_up(self, actor: Actor, client_id: str) -> None:
+        store = self._services.store
+        try:
+            removed = await store.cleanup_app(client_id)
+            await store.append_audit({"action": str(AuditAction.APPLICATION_CLEANED_UP), "actor": actor.name,
+                                      "client_id": client_id, "grants": removed})
+        except StoreUnavailable:
+            log.warning("clean-up of deleted application %s interrupted (store unavailable)", client_id)
+        except Exception:
+            log.exception("clean-up of deleted application %s failed", client_id)

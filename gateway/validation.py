@@ -8,13 +8,21 @@ what it affects. While the subscription is down nothing cached is trusted. Concu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from gateway import events
 from gateway.errors import InvalidToken
+from gateway.events import (
+    ApplicationChanged,
+    GrantRevoked,
+    Revocation,
+    TokenRevoked,
+    UserApplicationRevoked,
+    UserRevoked,
+)
 from gateway.models import AccessTokenRecord, AppState, Grant, Principal
 from gateway.security import Hasher, TokenKind, well_formed
 from gateway.store.base import TokenReader
@@ -180,26 +188,32 @@ class TokenValidator:
             cache.clear()
 
     def on_revocation(self, message: str) -> None:
-        ts_text, _, rest = message.partition(" ")
-        kind, _, args = rest.partition(" ")
-        self._generation += 1
-        if kind == "t":
-            self._tokens.pop(args, None)
-        elif kind == "g":
-            self._grants.pop(args, None)
-        elif kind == "a":
-            self._apps.pop(args, None)
-        elif kind == "ua":
-            user, _, client = args.partition(" ")
-            self._user_app_epochs.pop(f"{user}|{client}", None)
-        elif kind == "u":
-            self._user_epochs.pop(args, None)
-        else:
-            log.warning("unknown revocation message kind %r: dropping every cached fact", kind)
+        """A message from the revocation channel (published by any process, this one included)."""
+        try:
+            event, published_at = events.decode(message)
+        except events.MalformedEvent as exc:
+            log.warning("unreadable revocation message (%s): dropping every cached fact", exc)
             self.clear()
-        if self._on_propagation is not None:
-            with contextlib.suppress(ValueError):  # a message without a timestamp still invalidated
-                self._on_propagation(max(0.0, self._clock() - float(ts_text)))
+            return
+        self.invalidate(event)
+        if self._on_propagation is not None and published_at is not None:
+            self._on_propagation(max(0.0, self._clock() - published_at))
+
+    def invalidate(self, event: Revocation) -> None:
+        """Drop what `event` affects. Also called directly by the process that made the change, so its own cache
+        is right before its response leaves (its own published message comes back later and drops nothing new)."""
+        self._generation += 1
+        match event:
+            case TokenRevoked(token_hash):
+                self._tokens.pop(token_hash, None)
+            case GrantRevoked(grant_id):
+                self._grants.pop(grant_id, None)
+            case ApplicationChanged(client_id):
+                self._apps.pop(client_id, None)
+            case UserApplicationRevoked(user_id, client_id):
+                self._user_app_epochs.pop(f"{user_id}|{client_id}", None)
+            case UserRevoked(user_id):
+                self._user_epochs.pop(user_id, None)
 
     async def run_subscription(self) -> None:
         await self._store.listen_revocations(self.on_revocation, self.on_subscription)

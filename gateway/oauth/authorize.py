@@ -14,24 +14,16 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.audit import AuditAction
 from gateway.errors import OAuthError
+from gateway.httputil import read_form, single_params
 from gateway.keys import SERVICES
 from gateway.models import Application, Authorization, PendingCode
-from gateway.oauth import sessions
-from gateway.oauth.common import (
-    error_page,
-    esc,
-    layout,
-    page,
-    read_form,
-    redirect,
-    render,
-    resolve_scopes,
-    single_params,
-    with_params,
-)
-from gateway.oauth.login import finish, identity_still_matches, require_user
-from gateway.oauth.sessions import Session
+from gateway.oauth.common import resolve_scopes, with_params
+from gateway.portal import sessions
+from gateway.portal.login import finish, identity_still_matches, require_user
+from gateway.portal.pages import error_page, redirect, render_page
+from gateway.portal.sessions import Session
 from gateway.redirect_uri import RedirectUriError, parse_redirect_uri, redirect_uri_matches
 from gateway.security import TokenKind, mint, valid_code_challenge
 
@@ -189,12 +181,16 @@ async def _consent_page(request: web.Request, req: AuthRequest, session: Session
         },
         _PENDING_TTL,
     )
-    items = "\n".join(
-        f"<li><code>{esc(s)}</code> &mdash; {esc(services.settings.scopes[s])}</li>" for s in req.scopes
+    return render_page(
+        "consent.html",
+        form_target=parse_redirect_uri(req.redirect_uri),
+        title=f"Authorize {req.app.name}",
+        app_name=req.app.name,
+        user_id=session.user_id,
+        scopes=[(s, services.settings.scopes[s]) for s in req.scopes],
+        request_id=request_id,
+        csrf=sessions.csrf_token(services.hasher, session),
     )
-    body = render("consent.html", app_name=esc(req.app.name), user_id=esc(session.user_id), scope_items=items,
-                  request_id=esc(request_id), csrf=esc(sessions.csrf_token(services.hasher, session)))
-    return page(layout(f"Authorize {req.app.name}", body), form_target=parse_redirect_uri(req.redirect_uri))
 
 
 async def consent(request: web.Request) -> web.StreamResponse:
@@ -248,8 +244,8 @@ async def consent(request: web.Request) -> web.StreamResponse:
         authorized_at=now,
     ))
     await services.store.append_audit({
-        "action": "authorization.granted", "actor": f"user:{session.user_id}", "user_id": session.user_id,
-        "client_id": app.client_id, "scopes": list(scopes),
+        "action": str(AuditAction.AUTHORIZATION_GRANTED), "actor": f"user:{session.user_id}",
+        "user_id": session.user_id, "client_id": app.client_id, "scopes": list(scopes),
     })
     code_challenge = pending.get("code_challenge")
     req = AuthRequest(app, redirect_uri, scopes, state,

@@ -17,14 +17,12 @@ from aiohttp import hdrs, web
 from multidict import MultiDictProxy
 
 from gateway.errors import InvalidClient, OAuthError, ThrottledError
+from gateway.httputil import single_params
 from gateway.keys import SERVICES
 from gateway.models import Application
-from gateway.oauth.common import single_params
+from gateway.portal.throttle import CLIENT_AUTH_FAILURES
 
 log = logging.getLogger("scopegate.oauth.clientauth")
-
-_NAMESPACE = "client_auth_fail"
-
 
 def _basic_credentials(request: web.Request) -> tuple[str, str] | None:
     values = request.headers.getall(hdrs.AUTHORIZATION, [])
@@ -47,18 +45,13 @@ def _basic_credentials(request: web.Request) -> tuple[str, str] | None:
 
 
 async def _throttle_check(request: web.Request, keys: list[str]) -> None:
-    services = request.app[SERVICES]
-    limit = services.settings.client_auth_max_failures
-    for key in keys:
-        count, reset = await services.store.counter_value(_NAMESPACE, key)
-        if count >= limit:
-            raise ThrottledError(max(reset, 1), "too many failed client authentications; retry later")
+    wait = await CLIENT_AUTH_FAILURES.retry_after(request.app[SERVICES], keys)
+    if wait is not None:
+        raise ThrottledError(wait, "too many failed client authentications; retry later")
 
 
 async def _failed(request: web.Request, keys: list[str], description: str) -> InvalidClient:
-    services = request.app[SERVICES]
-    for key in keys:
-        await services.store.hit_counter(_NAMESPACE, key, services.settings.client_auth_window)
+    await CLIENT_AUTH_FAILURES.failed(request.app[SERVICES], keys)
     log.info("client authentication failed")
     return InvalidClient(description)
 

@@ -9,9 +9,9 @@ import time
 from aiohttp import web
 
 from gateway.errors import InvalidToken, OAuthError
+from gateway.httputil import NO_STORE, read_form, single_params
 from gateway.keys import SERVICES
 from gateway.oauth.clientauth import authenticate_client
-from gateway.oauth.common import NO_STORE, read_form, single_params
 from gateway.security import TokenKind, well_formed
 
 

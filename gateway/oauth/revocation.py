@@ -7,9 +7,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import OAuthError
+from gateway.httputil import NO_STORE, read_form, single_params
 from gateway.keys import SERVICES
 from gateway.oauth.clientauth import authenticate_client
-from gateway.oauth.common import NO_STORE, read_form, single_params
 from gateway.security import TokenKind, well_formed
 
 

@@ -17,11 +17,12 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from gateway.errors import InvalidToken, OAuthError
+from gateway.httputil import NO_STORE, read_form, single_params
 from gateway.issuance import IssuedTokens, continue_grant, start_grant
 from gateway.keys import SERVICES
 from gateway.models import Application
 from gateway.oauth.clientauth import authenticate_client
-from gateway.oauth.common import NO_STORE, read_form, resolve_scopes, single_params
+from gateway.oauth.common import resolve_scopes
 from gateway.redirect_uri import redirect_uri_matches
 from gateway.security import TokenKind, pkce_matches, well_formed
 

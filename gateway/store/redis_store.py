@@ -19,7 +19,16 @@ from typing import Any, ParamSpec, TypeVar
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from gateway import events
 from gateway.errors import StoreUnavailable
+from gateway.events import (
+    ApplicationChanged,
+    GrantRevoked,
+    Revocation,
+    TokenRevoked,
+    UserApplicationRevoked,
+    UserRevoked,
+)
 from gateway.models import (
     AccessTokenRecord,
     Application,
@@ -194,7 +203,7 @@ class RedisStore:
         if not exists:
             await self._r.delete(key)
             return False
-        await self._publish(f"a {app.client_id}")
+        await self._publish(ApplicationChanged(app.client_id))
         return True
 
     @_guarded
@@ -206,7 +215,7 @@ class RedisStore:
             p.srem(ks.APPS, client_id)
             deleted, *_ = await p.execute()
         if deleted:
-            await self._publish(f"a {client_id}")
+            await self._publish(ApplicationChanged(client_id))
         return bool(deleted)
 
     @_guarded
@@ -276,7 +285,7 @@ class RedisStore:
                 p.delete(ks.refresh_token(g.refresh_hash))
             p.srem(ks.app_grants(g.client_id), grant_id)
             await p.execute()
-        await self._publish(f"g {grant_id}")
+        await self._publish(GrantRevoked(grant_id))
         return True
 
     @_guarded
@@ -315,7 +324,7 @@ class RedisStore:
     @_guarded
     async def revoke_access_token(self, token_hash: str) -> bool:
         n = await self._r.delete(ks.access_token(token_hash))
-        await self._publish(f"t {token_hash}")
+        await self._publish(TokenRevoked(token_hash))
         return bool(n)
 
     @_guarded
@@ -433,7 +442,7 @@ class RedisStore:
             p.hdel(ks.last_used(user_id), client_id)
             p.srem(ks.client_users(client_id), user_id)
             _, removed, *_ = await p.execute()
-        await self._publish(f"ua {user_id} {client_id}")
+        await self._publish(UserApplicationRevoked(user_id, client_id))
         return bool(removed)
 
     @_guarded
@@ -447,7 +456,7 @@ class RedisStore:
             for cid in cids:
                 p.srem(ks.client_users(cid), user_id)
             await p.execute()
-        await self._publish(f"u {user_id}")
+        await self._publish(UserRevoked(user_id))
         return len(cids)
 
     @_guarded
@@ -456,7 +465,7 @@ class RedisStore:
         Returns how many users' Authorized Applications rows were removed."""
         if await self._bump_app_epoch(keys=[ks.app(client_id)]) is None:
             return 0
-        await self._publish(f"a {client_id}")  # tokens are dead from here; the rows below are bookkeeping
+        await self._publish(ApplicationChanged(client_id))  # tokens are dead from here; the rows below are bookkeeping
         return await self.revoke_client_rows(client_id)
 
     @_guarded
@@ -569,9 +578,9 @@ class RedisStore:
 
     # --- pub/sub --------------------------------------------------------------------------------------------
 
-    async def _publish(self, message: str) -> None:
-        # The publish time travels with the message so every subscriber can measure propagation delay.
-        await self._r.publish(ks.REVOCATION_CHANNEL, f"{time.time():.6f} {message}")
+    async def _publish(self, event: Revocation) -> None:
+        # The publish time travels with the event so every subscriber can measure propagation delay.
+        await self._r.publish(ks.REVOCATION_CHANNEL, events.encode(event, time.time()))
 
     async def listen_revocations(
         self,

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 from playwright.sync_api import Browser, Page, Route
 
-from gateway.oauth.developer import PATH
+from gateway.portal.developer import PATH
 from tests.e2e.harness import GatewayProcess
 
 REDIRECT = "http://127.0.0.1:9/devcallback"  # never contacted: the browser's request is fulfilled by the test

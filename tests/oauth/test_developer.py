@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from gateway.issuance import start_grant
-from gateway.oauth.developer import PATH
+from gateway.portal.developer import PATH
 from tests.oauth.helpers import ALICE_PASSWORD, STATIC_LOGIN, field, full_flow, login, token_request
 from tests.oauth.helpers import Registered as HelperRegistered
 

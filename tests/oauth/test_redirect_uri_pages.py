@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.models import Application
-from gateway.oauth.developer import PATH
+from gateway.portal.developer import PATH
 from gateway.security import TokenKind, mint
 from tests.oauth.helpers import (
     approve,

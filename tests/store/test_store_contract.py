@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway import applications
+from gateway import applications, events
+from gateway.events import UserRevoked
 from gateway.issuance import continue_grant, start_grant
 from gateway.models import PendingCode
 from gateway.security import Hasher, TokenKind, mint
@@ -136,7 +137,7 @@ async def test_pubsub_delivers_revocations(store: RedisStore) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
     assert states[0] is True
-    assert got and got[0].split(" ", 1)[1] == "u u9"
+    assert got and events.decode(got[0])[0] == UserRevoked("u9")
 
 
 async def test_audit_is_append_only_newest_first(store: RedisStore) -> None:

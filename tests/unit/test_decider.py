@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from gateway import events
 from gateway.errors import (
     BadPath,
     BasicAuthRejected,
@@ -17,6 +18,7 @@ from gateway.errors import (
     NoRoute,
     StoreUnavailable,
 )
+from gateway.events import TokenRevoked
 from gateway.models import AccessTokenRecord, AppState, Grant
 from gateway.proxy.pipeline import Decider
 from gateway.proxy.routes import Route, RouteTable
@@ -161,7 +163,7 @@ async def test_a_revocation_during_an_inflight_read_is_not_undone_by_the_cache()
     inflight = asyncio.ensure_future(decider.decide("GET", "/v1/events", [f"Bearer {token}"]))
     await asyncio.sleep(0.01)  # the token read is now waiting on the gate
     del reader.tokens[HASHER.hash(token)]  # revoked in the store ...
-    validator.on_revocation(f"{clock.now} t {HASHER.hash(token)}")  # ... and announced, mid-read
+    validator.on_revocation(events.encode(TokenRevoked(HASHER.hash(token)), clock.now))  # ... announced, mid-read
     reader.gate.set()
     await inflight  # this request began before the revocation: it may pass
     reader.gate = None

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gateway import jsonbody
-from gateway.oauth.common import csp_source
+from gateway.portal.pages import csp_source
 from gateway.redirect_uri import RedirectUriError, parse_redirect_uri, redirect_uri_matches
 
 # Every character class and shape the trust-boundary issue names, with a word the refusal must contain.

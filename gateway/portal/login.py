@@ -20,25 +20,17 @@ import aiohttp
 from aiohttp import web
 
 from gateway import cookies
-from gateway.errors import UpstreamUnavailable
+from gateway.errors import OAuthError, UpstreamUnavailable
+from gateway.httputil import read_form, single_params
 from gateway.keys import SERVICES
 from gateway.network import peer_in
-from gateway.oauth import sessions
-from gateway.oauth.common import (
-    error_page,
-    esc,
-    layout,
-    page,
-    read_form,
-    redirect,
-    render,
-    safe_local_path,
-    single_params,
-)
-from gateway.oauth.sessions import Session
+from gateway.portal import sessions
+from gateway.portal.pages import error_page, redirect, render_page
+from gateway.portal.sessions import Session
+from gateway.portal.throttle import LOGIN_FAILURES
 from gateway.security import constant_time_equal, hash_password, verify_password
 
-log = logging.getLogger("scopegate.oauth.login")
+log = logging.getLogger("scopegate.portal.login")
 
 _USER_ID = re.compile(r"^[A-Za-z0-9._@:+\-]{1,128}$")
 _LOGIN_NONCE_COOKIE = cookies.LOGIN_NONCE
@@ -65,6 +57,17 @@ def setup(app: web.Application) -> None:
             await session.close()
 
     app.on_cleanup.append(close)
+
+
+def safe_local_path(value: str | None) -> str | None:
+    """A return path that stays on this server: only our own browser-facing paths, never `//host` or `\\`."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if any(ord(c) < 0x20 for c in value):
+        return None
+    if not (value.startswith("/oauth/authorize") or value.startswith("/account/")):
+        return None
+    return value
 
 
 def _valid_user_id(value: object) -> str | None:
@@ -147,6 +150,20 @@ async def identity_still_matches(request: web.Request, session: Session) -> bool
     return current == session.user_id
 
 
+async def session_for(request: web.Request, html: bool, return_to: str) -> Session | web.Response:
+    """The signed-in user's session for an account page. A page (`html`) sends the browser to sign in; a JSON
+    caller gets a 401 instead of a sign-in redirect it could not follow."""
+    if html:
+        return await require_user(request, return_to)
+    session = await sessions.load(request)
+    if session is None and request.app[SERVICES].settings.login.mode != "static":
+        outcome = await require_user(request, return_to)
+        session = outcome if isinstance(outcome, Session) else None
+    if session is None:
+        raise OAuthError("login_required", "sign in first: no valid session cookie", status=401)
+    return session
+
+
 def finish(response: web.StreamResponse, request: web.Request, session: Session) -> web.StreamResponse:
     if session.fresh:
         sessions.set_cookie(response, request, session)
@@ -164,9 +181,8 @@ def _form(request: web.Request, next_path: str, message: str, status: int) -> we
     # Login CSRF: the form token is tied to a nonce cookie, so a third-party site cannot log the browser in as
     # the attacker (who would then see what the victim authorizes).
     nonce = secrets.token_urlsafe(24)
-    error_html = f'<p class="error" role="alert">{esc(message)}</p>' if message else ""
-    content = render("login.html", next=esc(next_path), csrf=esc(_login_csrf(request, nonce)), error=error_html)
-    resp = page(layout("Sign in", content), status=status)
+    resp = render_page("login.html", status=status, title="Sign in", message=message, next=next_path,
+                       csrf=_login_csrf(request, nonce))
     settings = request.app[SERVICES].settings
     resp.set_cookie(_LOGIN_NONCE_COOKIE, nonce, max_age=900, path="/oauth/login", httponly=True,
                     secure=settings.secure_cookies, samesite="Strict")
@@ -204,15 +220,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _form(request, next_path, "Your sign-in form expired. Please try again.", 400)
 
     username = form.get("username", "")
-    address = request.remote or "-"
-    window = settings.client_auth_window
-    limit = settings.client_auth_max_failures
-    for key in (f"u:{username[:128]}", f"a:{address}"):
-        count, reset = await services.store.counter_value("login_fail", key)
-        if count >= limit:
-            resp = _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429)
-            resp.headers["Retry-After"] = str(max(reset, 1))
-            return resp
+    keys = (f"u:{username[:128]}", f"a:{request.remote or '-'}")
+    wait = await LOGIN_FAILURES.retry_after(services, keys)
+    if wait is not None:
+        resp = _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429)
+        resp.headers["Retry-After"] = str(wait)
+        return resp
 
     user = next((u for u in settings.login.users if u.username == username), None)
     loop = asyncio.get_running_loop()
@@ -221,8 +234,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     stored = user.password_hash if user is not None else await _dummy_hash(request, loop)
     ok = await loop.run_in_executor(None, verify_password, form.get("password", ""), stored)
     if user is None or not ok:
-        for key in (f"u:{username[:128]}", f"a:{address}"):
-            await services.store.hit_counter("login_fail", key, window)
+        await LOGIN_FAILURES.failed(services, keys)
         log.info("login failed")
         return _form(request, next_path, "Invalid username or password.", 401)
 
