@@ -10,7 +10,7 @@ from gateway.errors import Invalid, NotFound
 from gateway.models import Application
 from gateway.redirect_uri import RedirectUriError, parse_redirect_uri
 from gateway.security import Hasher, TokenKind, mint, random_id
-from gateway.store.redis_store import RedisStore
+from gateway.store.base import ApplicationRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ def validate_fields(
 
 
 async def register(
-    store: RedisStore, hasher: Hasher, catalog: Sequence[str], fields: Mapping[str, object]
+    store: ApplicationRegistry, hasher: Hasher, catalog: Sequence[str], fields: Mapping[str, object]
 ) -> Registered:
     values = validate_fields(fields, catalog, partial=False)
     now = time.time()
@@ -94,7 +94,7 @@ async def register(
 
 
 async def edit(
-    store: RedisStore, catalog: Sequence[str], client_id: str, fields: Mapping[str, object]
+    store: ApplicationRegistry, catalog: Sequence[str], client_id: str, fields: Mapping[str, object]
 ) -> Application:
     if "owner" in fields:
         raise Invalid({"owner": "cannot be changed"})

@@ -196,6 +196,3 @@ class TokenValidator:
         if self._on_propagation is not None:
             with contextlib.suppress(ValueError):  # a message without a timestamp still invalidated
                 self._on_propagation(max(0.0, time.time() - float(ts_text)))
-
-    async def run_subscription(self) -> None:
-        await self._store.listen_revocations(self.on_revocation, self.on_subscription)
