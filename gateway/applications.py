@@ -20,7 +20,7 @@ from gateway.models import Application
 from gateway.redirect_uri import RedirectUriError, parse_redirect_uri
 from gateway.security import Hasher, TokenKind, mint, random_id
 from gateway.services import Services
-from gateway.store.redis_store import RedisStore
+from gateway.store.base import ApplicationRegistry
 
 log = logging.getLogger("scopegate.applications")
 
@@ -85,7 +85,7 @@ def validate_fields(
 
 
 async def register(
-    store: RedisStore, hasher: Hasher, catalog: Sequence[str], fields: Mapping[str, object]
+    store: ApplicationRegistry, hasher: Hasher, catalog: Sequence[str], fields: Mapping[str, object]
 ) -> Registered:
     values = validate_fields(fields, catalog, partial=False)
     now = time.time()
@@ -106,7 +106,7 @@ async def register(
 
 
 async def edit(
-    store: RedisStore, catalog: Sequence[str], client_id: str, fields: Mapping[str, object]
+    store: ApplicationRegistry, catalog: Sequence[str], client_id: str, fields: Mapping[str, object]
 ) -> Application:
     if "owner" in fields:
         raise Invalid({"owner": "cannot be changed"})

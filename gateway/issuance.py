@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.errors import InvalidToken
 from gateway.models import AccessTokenRecord, Grant, RefreshTokenRecord
 from gateway.security import Hasher, TokenKind, mint, random_id
-from gateway.store.redis_store import RedisStore
+from gateway.store.base import TokenStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class IssuedTokens:
 
 
 async def start_grant(
-    store: RedisStore,
+    store: TokenStore,
     hasher: Hasher,
     *,
     client_id: str,
@@ -49,12 +49,11 @@ async def start_grant(
         user_epoch=u_epoch,
         refresh_hash=hasher.hash(refresh),
     )
-    await store.save_grant(grant, refresh_ttl)
-    return await _tokens_for(store, hasher, grant, scope_set, refresh, access_ttl, refresh_ttl)
+    return await _tokens_for(store, hasher, grant, scope_set, refresh, access_ttl, refresh_ttl, new_grant=True)
 
 
 async def continue_grant(
-    store: RedisStore,
+    store: TokenStore,
     hasher: Hasher,
     grant: Grant,
     scopes: Iterable[str],
@@ -64,25 +63,31 @@ async def continue_grant(
 ) -> IssuedTokens:
     """Refresh: a new access token and a rotated refresh token within an existing grant."""
     refresh = mint(TokenKind.REFRESH)
-    grant = await store.set_grant_refresh(grant, hasher.hash(refresh), refresh_ttl)
-    return await _tokens_for(store, hasher, grant, frozenset(scopes), refresh, access_ttl, refresh_ttl)
+    grant = replace(grant, refresh_hash=hasher.hash(refresh))
+    return await _tokens_for(store, hasher, grant, frozenset(scopes), refresh, access_ttl, refresh_ttl, new_grant=False)
 
 
 async def _tokens_for(
-    store: RedisStore,
+    store: TokenStore,
     hasher: Hasher,
     grant: Grant,
     scopes: frozenset[str],
     refresh: str,
     access_ttl: int,
     refresh_ttl: int,
+    *,
+    new_grant: bool,
 ) -> IssuedTokens:
+    """Write the grant (new, or with its rotated refresh hash) and both tokens in one atomic step."""
     now = int(time.time())
     access = mint(TokenKind.ACCESS)
-    await store.save_access_token(
+    await store.save_issued(
+        grant,
+        refresh_ttl,
         hasher.hash(access),
         AccessTokenRecord(grant.grant_id, grant.client_id, grant.user_id, scopes, now, now + access_ttl),
+        RefreshTokenRecord(grant.grant_id, now + refresh_ttl),
+        new_grant=new_grant,
     )
-    await store.save_refresh_token(grant.refresh_hash, RefreshTokenRecord(grant.grant_id, now + refresh_ttl))
     ordered = tuple(sorted(scopes))
     return IssuedTokens(access, refresh, access_ttl, ordered, grant)

@@ -13,7 +13,8 @@ from gateway.accesslog import AccessLog
 from gateway.metrics import Metrics
 from gateway.security import Hasher
 from gateway.settings import Settings
-from gateway.store.redis_store import RedisStore, connect
+from gateway.store.base import Store
+from gateway.store.redis_store import connect
 from gateway.validation import TokenValidator
 
 log = logging.getLogger("scopegate")
@@ -22,7 +23,7 @@ log = logging.getLogger("scopegate")
 @dataclass
 class Services:
     settings: Settings
-    store: RedisStore
+    store: Store
     hasher: Hasher
     validator: TokenValidator
     metrics: Metrics
@@ -39,7 +40,7 @@ class Services:
         return task
 
 
-def build_services(settings: Settings, store: RedisStore | None = None) -> Services:
+def build_services(settings: Settings, store: Store | None = None) -> Services:
     metrics = Metrics()
     store = store or connect(settings.redis_url, timeout=settings.redis_timeout)
     hasher = Hasher(settings.secret_key)

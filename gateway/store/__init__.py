@@ -1,1 +1,2 @@
-"""The token store: Protocols in `base`, key names in `keyspace`, the Redis adapter in `redis_store`."""
+"""The token store: Protocols per capability in `base`, key names in `keyspace`, record formats in `codec`, Lua in
+`scripts`, and the Redis adapter in the package `redis` (its old address `redis_store` re-exports it)."""

@@ -1,6 +1,6 @@
 """How records look inside Redis: compact strings and hashes, and the shared scope-bit registry.
 
-Kept apart from the adapter (redis_store.py) so the formats can be read and tested without a connection. An access
+Kept apart from the adapter (gateway/store/redis/) so the formats can be read and tested without a connection. An access
 token is one short string (`grant|client|iat|exp|scope bits|user`), which keeps Redis memory near 210 bytes a token.
 """
 

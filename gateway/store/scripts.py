@@ -38,3 +38,32 @@ BUMP_APP_EPOCH = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 """
+
+# Lua: overwrite an application's editable fields only while it exists (HSET alone would recreate a deleted record).
+# ARGV: field, value, field, value, ...
+UPDATE_APP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 1
+"""
+
+# Lua: rotate a client secret while the application exists. Every older secret stays valid until ARGV[2] (never
+# longer than it already was), or is dropped at once when ARGV[3] is '0' (no grace); ARGV[1] is the new hash.
+# KEYS: the application record, its secrets hash (one hash tag).
+ROTATE_CLIENT_HASHES = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local rows = redis.call('HGETALL', KEYS[2])
+local until_ts = tonumber(ARGV[2])
+for i = 1, #rows, 2 do
+  local current = tonumber(rows[i + 1])
+  if ARGV[3] == '0' then
+    redis.call('HDEL', KEYS[2], rows[i])
+  elseif current == 0 or current > until_ts then
+    redis.call('HSET', KEYS[2], rows[i], ARGV[2])
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[1], '0')
+return 1
+"""

@@ -35,7 +35,7 @@ async def _setup(make_admin: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any,
         published.append(event)
 
     # From here no message reaches any subscriber: only the local invalidation can drop the cached facts.
-    monkeypatch.setattr(env.services.store, "_publish", capture)
+    monkeypatch.setattr(env.services.store.revocations, "publish", capture)
     return env, cid, issued.access_token, published
 
 

@@ -1,0 +1,121 @@
+"""Consents (Authorized Applications), their last use, and revocation by user, application or both
+(UserAuthorizations)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from gateway.errors import StoreUnavailable
+from gateway.events import ApplicationChanged, UserApplicationRevoked, UserRevoked
+from gateway.models import Authorization
+from gateway.store import keyspace as ks
+from gateway.store import scripts
+from gateway.store.redis.client import Connection, guarded, integer, opt_text, text_map, texts
+from gateway.store.redis.revocations import RedisRevocationBus
+
+log = logging.getLogger("scopegate.store")
+
+
+class RedisUserAuthorizations:
+    def __init__(self, conn: Connection, bus: RedisRevocationBus) -> None:
+        self._r = conn.r
+        self._bus = bus
+        self._bump_app_epoch = conn.r.register_script(scripts.BUMP_APP_EPOCH)
+
+    @guarded
+    async def record_authorization(self, auth: Authorization) -> None:
+        value = json.dumps({"scopes": list(auth.scopes), "authorized_at": auth.authorized_at})
+        async with self._r.pipeline(transaction=False) as p:
+            p.hset(ks.authorizations(auth.user_id), auth.client_id, value)
+            p.sadd(ks.client_users(auth.client_id), auth.user_id)
+            await p.execute()
+
+    @guarded
+    async def list_authorizations(self, user_id: str) -> list[Authorization]:
+        async with self._r.pipeline(transaction=False) as p:
+            p.hgetall(ks.authorizations(user_id))
+            p.hgetall(ks.last_used(user_id))
+            rows_reply, used_reply = await p.execute()
+        rows, used = text_map(rows_reply), text_map(used_reply)
+        out = []
+        for cid, raw in rows.items():
+            d = json.loads(raw)
+            lu = used.get(cid)
+            out.append(
+                Authorization(user_id, cid, tuple(d["scopes"]), float(d["authorized_at"]), float(lu) if lu else None)
+            )
+        out.sort(key=lambda a: a.authorized_at)
+        return out
+
+    @guarded
+    async def get_authorization(self, user_id: str, client_id: str) -> Authorization | None:
+        raw = opt_text(await self._r.hget(ks.authorizations(user_id), client_id))
+        if not raw:
+            return None
+        d = json.loads(raw)
+        return Authorization(user_id, client_id, tuple(d["scopes"]), float(d["authorized_at"]))
+
+    async def touch_last_used(self, user_id: str, client_id: str, ts: float) -> None:
+        """Best effort: a last-used time that could not be written is logged, never an error."""
+        try:
+            await self._touch(user_id, client_id, ts)
+        except StoreUnavailable:
+            log.warning("could not record last use (store unavailable)")
+
+    @guarded
+    async def _touch(self, user_id: str, client_id: str, ts: float) -> None:
+        await self._r.hset(ks.last_used(user_id), client_id, repr(ts))
+
+    @guarded
+    async def revoke_user_app(self, user_id: str, client_id: str) -> bool:
+        """Invalidate every token of this application for this user (one epoch bump) and forget the consent."""
+        async with self._r.pipeline(transaction=True) as p:
+            p.incr(ks.user_app_epoch(user_id, client_id))
+            p.hdel(ks.authorizations(user_id), client_id)
+            p.hdel(ks.last_used(user_id), client_id)
+            p.srem(ks.client_users(client_id), user_id)
+            _, removed, *_ = await p.execute()
+        await self._bus.publish(UserApplicationRevoked(user_id, client_id))
+        return bool(integer(removed))
+
+    @guarded
+    async def revoke_user(self, user_id: str) -> int:
+        """Invalidate every token of this user, whatever the application (one epoch bump)."""
+        cids = texts(await self._r.hkeys(ks.authorizations(user_id)))
+        async with self._r.pipeline(transaction=True) as p:
+            p.incr(ks.user_epoch(user_id))
+            p.delete(ks.authorizations(user_id))
+            p.delete(ks.last_used(user_id))
+            for cid in cids:
+                p.srem(ks.client_users(cid), user_id)
+            await p.execute()
+        await self._bus.publish(UserRevoked(user_id))
+        return len(cids)
+
+    @guarded
+    async def revoke_client(self, client_id: str) -> int:
+        """Invalidate every token of this application, for every user (one epoch bump); the app stays.
+        Returns how many users' Authorized Applications rows were removed."""
+        if await self._bump_app_epoch(keys=[ks.app(client_id)]) is None:
+            return 0
+        # tokens are dead from here; the rows below are bookkeeping
+        await self._bus.publish(ApplicationChanged(client_id))
+        return await self.revoke_client_rows(client_id)
+
+    @guarded
+    async def revoke_client_rows(self, client_id: str, batch: int = 500) -> int:
+        """Drop the application's row from its users' Authorized Applications, a batch at a time: an application
+        with 100,000 users never becomes one huge pipeline that stalls this process and Redis."""
+        removed = 0
+        key = ks.client_users(client_id)
+        while users := texts(await self._r.spop(key, batch) or []):
+            async with self._r.pipeline(transaction=False) as p:
+                for uid in users:
+                    p.hdel(ks.authorizations(uid), client_id)
+                    p.hdel(ks.last_used(uid), client_id)
+                await p.execute()
+            removed += len(users)
+            await asyncio.sleep(0)
+        return removed
