@@ -144,11 +144,12 @@ def explain(settings: Settings, method: str, path: str, route: Route | None) -> 
             ("with a bearer token", f"{forwarded} (the token is not checked and not forwarded)"),
         ])
     scopes = " ".join(route.scopes)
-    holding = "holding" if len(route.scopes) == 1 else "holding all of"
+    holding, lacking = ("holding", "lacking") if len(route.scopes) == 1 else ("holding all of", "lacking any of")
     rows = [
         ("without a token", f'401 (WWW-Authenticate: Bearer realm="{settings.realm}")'),
         ("with an invalid, expired or revoked token", "401 invalid_token"),
-        (f"with a token lacking {scopes}", f'403 insufficient_scope (WWW-Authenticate: Bearer ..., scope="{scopes}")'),
+        (f"with a token {lacking} {scopes}",
+         f'403 insufficient_scope (WWW-Authenticate: Bearer ..., scope="{scopes}")'),
         (f"with a token {holding} {scopes}", f"{forwarded} (the bearer token is not forwarded)"),
     ]
     if settings.basic_auth == "passthrough":
