@@ -190,3 +190,22 @@ def test_constraints_pin_every_runtime_dependency() -> None:
     for dep in deps:
         name = re.split(r"[\[<>=;! ]", dep, maxsplit=1)[0].lower()
         assert name in pins, f"{name} is a dependency without a pin in constraints.txt"
+
+
+# --- The README --------------------------------------------------------------------------------------------------
+
+
+def test_readme_operations_links_deploy_and_names_every_metric() -> None:
+    from gateway.metrics import Metrics
+
+    readme = (ROOT / "README.md").read_text()
+    operations = readme[readme.index("## Operations"):readme.index("## Security model")]
+    assert "(deploy/kubernetes.yaml)" in operations and "(deploy/compose.yaml)" in operations
+    for metric in Metrics().registry.collect():
+        name = metric.name + ("_total" if metric.type == "counter" else "")
+        assert f"`{name}`" in operations, f"{name} is not documented in the README's Operations section"
+    for words in ("metrics_listen", "scopegate healthcheck", "constraints.txt", f"docker build -t {IMAGE} ."):
+        assert words in operations, words
+    assert "--version" in readme and "check-config --config FILE" in readme
+    for name in env_names_the_code_reads() - {"SCOPEGATE_WORKER"}:  # the one internal variable (--workers)
+        assert f"`{name}`" in readme, f"{name} is read by the code but not documented"
