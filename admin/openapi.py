@@ -100,7 +100,12 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "uniqueItems": True,
             "description": "Ticked scopes (default on creation: every scope)",
         },
-        "published": {"type": "boolean"},
+        "published": {
+            "type": "boolean",
+            "description": "Whether any user may authorize the application (default false). An unpublished "
+            "application can be authorized only by its owner (single-tenant: how an application registered on the "
+            "Developer Tools page starts); publishing is the operator's decision and cannot be changed there",
+        },
     }
     schemas: dict[str, Any] = {
         "Application": {

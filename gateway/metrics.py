@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -49,3 +50,23 @@ class Metrics:
                 self._request_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+
+def exposition(metrics: Metrics) -> web.Response:
+    """The registry in Prometheus' text format (the admin listener's /metrics and the metrics listener's)."""
+    return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_metrics_app(metrics: Metrics) -> web.Application:
+    """The optional metrics listener (`metrics_listen`): GET /metrics and nothing else, no token.
+
+    It exists so Prometheus can scrape from outside a container or pod while the admin API stays on loopback; it
+    exposes only the counters above (route ids, decisions, statuses), never an application, user or token.
+    """
+
+    async def handler(request: web.Request) -> web.Response:
+        return exposition(metrics)
+
+    app = web.Application(client_max_size=1024)
+    app.router.add_get("/metrics", handler)
+    return app

@@ -1,4 +1,4 @@
-"""Whether a connection's peer address is one the configuration trusts (proxies, SSO front ends)."""
+"""Addresses: whether a peer is one the configuration trusts (proxies, SSO front ends); reaching a local listener."""
 
 from __future__ import annotations
 
@@ -16,3 +16,12 @@ def peer_in(peer: str | None, networks: Collection[IPNetwork]) -> bool:
     except ValueError:
         return False
     return any(addr in net for net in networks)
+
+
+def local_address(host: str) -> str:
+    """An address to reach a listener bound to `host` from this machine."""
+    if host in ("0.0.0.0", ""):  # noqa: S104 - recognising the wildcard, not binding to it
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

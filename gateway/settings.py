@@ -95,6 +95,12 @@ class Settings:
     secret_key_generated: bool = False
     admin_tokens: tuple[str, ...] = ()
     realm: str = "scopegate"
+    metrics_host: str = ""  # metrics_listen: a listener serving only GET /metrics; "" = off
+    metrics_port: int = 0
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return bool(self.metrics_host)
 
     @property
     def public_host(self) -> str:
@@ -228,6 +234,16 @@ def _closest(word: str, options: set[str]) -> str | None:
     return hits[0] if hits else None
 
 
+def _unknown_scopes(unknown: list[str], scopes: Mapping[str, str]) -> str:
+    """`unknown scope(s): event:read (did you mean 'events:read'?)`, a hint per name that is close to a real one."""
+    names = set(scopes)
+    parts = []
+    for name in unknown:
+        hint = _closest(name, names)
+        parts.append(f"{name} (did you mean {hint!r}?)" if hint else name)
+    return f"unknown scope(s): {', '.join(parts)}"
+
+
 def _hostport(c: _Checker, value: str, path: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
@@ -250,8 +266,17 @@ def _http_url(c: _Checker, value: str, path: str, *, allow_path: bool = True) ->
 _TOP = {
     "listen", "admin_listen", "public_url", "upstream", "redis_url", "scopes", "scope_aliases", "routes", "login",
     "basic_auth", "trusted_proxies", "tokens", "upstream_timeouts", "max_body", "redis", "cache", "admin",
-    "access_log", "demo_upstream", "assertion", "client_auth", "realm", "client_timeouts",
+    "access_log", "demo_upstream", "assertion", "client_auth", "realm", "client_timeouts", "metrics_listen",
 }
+
+# Every environment variable the settings read (the CLI reads SCOPEGATE_CONFIG, SCOPEGATE_LOG_LEVEL and
+# SCOPEGATE_WORKER too); the deploy examples are checked against this list (tests/unit/test_deploy_examples.py).
+ENV_OVERRIDES = (
+    ("listen", "SCOPEGATE_LISTEN"), ("admin_listen", "SCOPEGATE_ADMIN_LISTEN"),
+    ("metrics_listen", "SCOPEGATE_METRICS_LISTEN"), ("public_url", "SCOPEGATE_PUBLIC_URL"),
+    ("upstream", "SCOPEGATE_UPSTREAM"), ("redis_url", "SCOPEGATE_REDIS_URL"),
+)
+SECRET_ENV = ("SCOPEGATE_SECRET_KEY", "SCOPEGATE_ADMIN_TOKEN", "SCOPEGATE_ASSERTION_KEY")
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -271,16 +296,18 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
 def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], source: str = "") -> Settings:
     c = _Checker(lines)
     top = c.mapping(raw, "", _TOP)
-    for key, env_name in (
-        ("listen", "SCOPEGATE_LISTEN"), ("admin_listen", "SCOPEGATE_ADMIN_LISTEN"),
-        ("public_url", "SCOPEGATE_PUBLIC_URL"), ("upstream", "SCOPEGATE_UPSTREAM"),
-        ("redis_url", "SCOPEGATE_REDIS_URL"),
-    ):
+    for key, env_name in ENV_OVERRIDES:
         if env.get(env_name):
             top = {**top, key: env[env_name]}
 
     listen_host, listen_port = _hostport(c, c.string(top, "listen", "", "0.0.0.0:8080"), "listen")
     admin_host, admin_port = _hostport(c, c.string(top, "admin_listen", "", "127.0.0.1:8081"), "admin_listen")
+    metrics_host, metrics_port = "", 0
+    metrics_listen = c.string(top, "metrics_listen", "", "")
+    if metrics_listen:
+        metrics_host, metrics_port = _hostport(c, metrics_listen, "metrics_listen")
+        if metrics_port and metrics_port in (listen_port, admin_port):
+            c.bad("metrics_listen", f"port {metrics_port} is already the public or admin listener's")
     public_url = _http_url(c, c.string(top, "public_url", ""), "public_url", allow_path=False)
     demo_upstream = c.boolean(top, "demo_upstream", "", False)
     upstream = _http_url(c, c.string(top, "upstream", "", "http://127.0.0.1:9000" if demo_upstream else None),
@@ -367,6 +394,8 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         secret_key_generated=generated,
         admin_tokens=admin_tokens,
         realm=c.string(top, "realm", "", "scopegate"),
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
     )
 
 
@@ -401,7 +430,7 @@ def _aliases(c: _Checker, value: Any, scopes: dict[str, str]) -> dict[str, tuple
         elif isinstance(target, list) and target and all(isinstance(t, str) for t in target):
             unknown = [t for t in target if t not in scopes]
             if unknown:
-                c.bad(path, f"unknown scope(s): {', '.join(unknown)}")
+                c.bad(path, _unknown_scopes(unknown, scopes))
             else:
                 out[str(alias)] = tuple(target)
         else:
@@ -464,7 +493,7 @@ def _routes(c: _Checker, value: Any, scopes: dict[str, str]) -> tuple[Route, ...
                 ok = False
             unknown = [s for s in route_scopes if s not in scopes]
             if unknown:
-                c.bad(f"{p}.scope", f"unknown scope(s): {', '.join(unknown)}")
+                c.bad(f"{p}.scope", _unknown_scopes(unknown, scopes))
                 ok = False
         max_body = d.get("max_body")
         if max_body is not None and (isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0):

@@ -74,7 +74,7 @@ def test_typo_key_is_reported_with_path_and_line(tmp_path: Path) -> None:
 
 def test_unknown_scope_is_reported(tmp_path: Path) -> None:
     found = problems(tmp_path, GOOD.replace("scope: events:read}", "scope: event:read}"))
-    assert found == ["routes[0].scope (line 12): unknown scope(s): event:read"]
+    assert found == ["routes[0].scope (line 12): unknown scope(s): event:read (did you mean 'events:read'?)"]
 
 
 def test_tying_routes_are_reported(tmp_path: Path) -> None:
