@@ -48,18 +48,27 @@ class ResponseReader:
     request: complete, keep-alive, nothing extra received.
     """
 
-    __slots__ = ("_after_head", "_body", "_buf", "_crlf_run", "_fields", "_head_fed", "_headers", "_interim",
-                 "_no_body", "_parser", "_reason", "_since_progress", "buffered", "complete", "head", "method_head")
+    __slots__ = ("_after_head", "_body", "_buf", "_clean", "_crlf_run", "_fields", "_head_fed", "_headers",
+                 "_interim", "_no_body", "_parser", "_reason", "_since_progress", "buffered", "complete", "head",
+                 "method_head")
 
     def __init__(self, method: str) -> None:
+        self._parser = httptools.HttpResponseParser(self)
+        self.reset(method)
+
+    def reset(self, method: str) -> ResponseReader:
+        """Ready for the next response on the same connection. llhttp's parser is kept only after a message it
+        ended itself (it is then at a message boundary); after a HEAD or any error it is replaced."""
+        if not getattr(self, "_clean", True):
+            self._parser = httptools.HttpResponseParser(self)
+        self._clean = False
         self.method_head = method == "HEAD"
         self.head: Head | None = None
         self.complete = False
         self.buffered = 0  # body bytes read but not yet taken
-        self._parser = httptools.HttpResponseParser(self)
         self._buf = bytearray()  # bytes of a head not yet terminated
         self._head_fed = False  # the final head went to the parser; later bytes are body
-        self._headers: CIMultiDict[str] = CIMultiDict()
+        self._headers: list[tuple[bytes, bytes]] = []  # raw fields of the head being read
         self._fields = 0
         self._reason = ""
         self._interim = 0
@@ -68,6 +77,7 @@ class ResponseReader:
         self._since_progress = 0  # bytes fed since the last body byte (bounds chunk lines and trailers)
         self._after_head = 0  # bytes fed after the final head
         self._crlf_run = 0  # length of the run of CR/LF bytes that ends what was fed
+        return self
 
     # --- feeding ---------------------------------------------------------------------------------------------
 
@@ -105,8 +115,7 @@ class ResponseReader:
     def _body_phase(self, data: bytes) -> None:
         self._since_progress += len(data)
         self._after_head += len(data)
-        stripped = data.rstrip(b"\r\n")
-        self._crlf_run = (self._crlf_run + len(data)) if not stripped else len(data) - len(stripped)
+        self._crlf_run = _crlf_run(data, self._crlf_run)
         self._parse(data)
         if self.complete:
             # llhttp silently skips CR/LF between messages; count them. A Content-Length body ends exactly at its
@@ -173,7 +182,7 @@ class ResponseReader:
     def on_message_begin(self) -> None:
         if self.head is not None:
             raise FramingError("bytes after the end of the response")
-        self._headers = CIMultiDict()
+        self._headers = []
         self._fields = 0
 
     def on_status(self, status: bytes) -> None:
@@ -184,7 +193,7 @@ class ResponseReader:
         if self._fields > MAX_FIELDS:
             raise FramingError("too many header or trailer fields")
         if self.head is None:
-            self._headers.add(_text(name), _text(value))
+            self._headers.append((name, value))
         # trailer fields are counted and dropped: the relay does not forward trailers
 
     def on_headers_complete(self) -> None:
@@ -204,7 +213,12 @@ class ResponseReader:
             if self._interim > MAX_INTERIM:
                 raise FramingError("too many interim responses")
             return
-        headers = self._headers
+        try:
+            # UTF-8 round-trips exactly through aiohttp's response writer; other bytes could not be relayed as sent.
+            headers: CIMultiDict[str] = CIMultiDict(
+                [(n.decode("utf-8"), v.decode("utf-8")) for n, v in self._headers])
+        except UnicodeDecodeError as exc:
+            raise FramingError("a response head that is not UTF-8") from exc
         tokens = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
         length_text = headers.get("Content-Length")
         length = int(length_text) if length_text is not None else None  # llhttp accepts ASCII digits only
@@ -219,7 +233,8 @@ class ResponseReader:
         if self.method_head or status in _NO_BODY_STATUS:
             self._no_body = True
             self.complete = True
-            raise _HeadDone()
+            if self.method_head:  # llhttp would wait for the body the headers announce: stop it here
+                raise _HeadDone()
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -229,10 +244,19 @@ class ResponseReader:
     def on_message_complete(self) -> None:
         if self.head is not None:
             self.complete = True
+            self._clean = True
 
 
 class _HeadDone(FramingError):
     """Raised inside the parser to stop it after a bodyless final head (the caller checks what follows)."""
+
+
+def _crlf_run(data: bytes, before: int) -> int:
+    """The length of the run of CR/LF bytes that ends `before` bytes of CR/LF followed by `data` (no copy)."""
+    i = len(data)
+    while i and data[i - 1] in (10, 13):
+        i -= 1
+    return before + len(data) if i == 0 else len(data) - i
 
 
 def _text(raw: bytes) -> str:

@@ -61,8 +61,22 @@ class HeaderPolicy:
         return cls(frozenset(STRIPPED | extra))
 
 
+_GOOD_HOSTS: set[str] = set()  # Host values seen valid: a busy listener sees a handful, checked once each
+
+
 def valid_host(host: str) -> bool:
     """RFC 9110 §7.2 host[:port], read strictly: a DNS name or an IP literal, and a port 1-65535."""
+    if host in _GOOD_HOSTS:
+        return True
+    if _valid_host(host):
+        if len(_GOOD_HOSTS) >= 1024:
+            _GOOD_HOSTS.clear()
+        _GOOD_HOSTS.add(host)
+        return True
+    return False
+
+
+def _valid_host(host: str) -> bool:
     m = _HOST.fullmatch(host)
     if m is None or len(host) > 260:
         return False

@@ -34,6 +34,7 @@ _IDLE_TIMEOUT = 15.0  # seconds an idle connection is trusted (below common upst
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _FRAMING = ("Content-Length", "Transfer-Encoding", "Host")
+_FRAMING_LOWER = ("content-length", "transfer-encoding", "host")
 
 
 class UpstreamBodyError(ConnectionError):
@@ -41,8 +42,8 @@ class UpstreamBodyError(ConnectionError):
 
 
 class _Conn(asyncio.Protocol):
-    __slots__ = ("_drain", "_read_paused", "_waiter", "_write_paused", "body_sent", "eof", "error", "idle_since",
-                 "lost", "reader", "transport")
+    __slots__ = ("_drain", "_read_paused", "_spare", "_waiter", "_write_paused", "body_sent", "eof", "error",
+                 "idle_since", "lost", "reader", "transport")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -52,6 +53,7 @@ class _Conn(asyncio.Protocol):
         self.lost = False
         self.body_sent = True
         self.idle_since = 0.0
+        self._spare: ResponseReader | None = None  # the previous request's reader, reset for the next one
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
         self._read_paused = False
@@ -111,6 +113,13 @@ class _Conn(asyncio.Protocol):
             w.set_result(None)
 
     # --- used by the client -----------------------------------------------------------------------------------
+
+    def start(self, method: str) -> ResponseReader:
+        """A reader for the response to the request about to be written."""
+        spare = self._spare
+        reader = spare.reset(method) if spare is not None else ResponseReader(method)
+        self._spare = self.reader = reader
+        return reader
 
     def fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -306,15 +315,18 @@ class UpstreamPool:
     def _head(self, method: str, target: str, headers: CIMultiDict[str], framing: str) -> bytes:
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n"]
         for name, value in headers.items():
-            if name in _FRAMING or name.lower() in ("content-length", "transfer-encoding", "host"):
+            if name in _FRAMING or name.lower() in _FRAMING_LOWER:
                 continue  # framing is this client's alone
-            if "\r" in value or "\n" in value or "\x00" in value or "\r" in name or "\n" in name or ":" in name:
-                raise ValueError("newline, NUL or colon in a header to the upstream")
             lines.append(f"{name}: {value}\r\n")
         lines.append(framing)
         lines.append("\r\n")
+        text = "".join(lines)
+        # One CR and one LF per line and no NUL or stray colon-less line: no header can smuggle a line of its own.
+        if text.count("\n") != len(lines) + framing.count("\n") or text.count("\r") != text.count("\n") \
+                or "\x00" in text:
+            raise ValueError("newline or NUL in a header to the upstream")
         # aiohttp decodes inbound header bytes as UTF-8 with surrogateescape: this restores the exact bytes.
-        return "".join(lines).encode("utf-8", "surrogateescape")
+        return text.encode("utf-8", "surrogateescape")
 
     async def request(self, method: str, target: str, headers: CIMultiDict[str],
                       body: AsyncIterator[bytes] | None = None, length: int | None = None) -> UpstreamResponse:
@@ -335,8 +347,7 @@ class UpstreamPool:
         for attempt in range(2):
             if conn is None:
                 conn = await self._connect()
-            reader = ResponseReader(method)
-            conn.reader = reader
+            reader = conn.start(method)
             conn.body_sent = body is None
             sender: asyncio.Task[None] | None = None
             try:

@@ -143,3 +143,19 @@ def test_limits_hold_however_the_bytes_arrive() -> None:
     assert refused("GET", [b"HTTP/1.1 200 OK\r\nBad Name: 1\r\nContent-Length: 0\r\n\r\n"])
     assert refused("GET", [b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"])
     assert refused("GET", [b"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(responses(), st.sampled_from(["GET", "HEAD"])), min_size=2, max_size=6))
+def test_one_reader_reset_between_responses_reads_each_exactly(seq: list[tuple[tuple[bytes, int, bytes, str], str]],
+                                                               ) -> None:
+    """The connection keeps one reader (and llhttp's parser) across keep-alive responses."""
+    reader = ResponseReader("GET")
+    for (raw, status, body, _), method in seq:
+        reader.reset(method)
+        if method == "HEAD":
+            raw = raw[: raw.index(b"\r\n\r\n") + 4]
+        got = _read(reader, [raw])
+        assert reader.head is not None and reader.head.status == status
+        assert got == (b"" if method == "HEAD" else body)
+        assert reader.complete and reader.reusable
