@@ -18,8 +18,15 @@
     │  ├─ BasicAuthRejected    401
     │  ├─ UpstreamUnavailable  502
     │  └─ UpstreamTimeout      504
-    ├─ OAuthError              400     RFC 6749 §5.2 JSON body (token, revoke, introspect endpoints)
-    │  └─ InvalidClient        401
+    ├─ OAuthError              400     RFC 6749 §5.2 JSON body; one subclass per error code, with its status
+    │  ├─ InvalidRequest, InvalidGrant, UnauthorizedClient, UnsupportedGrantType, UnsupportedResponseType,
+    │  │  InvalidScope, ConsentRequired
+    │  ├─ InvalidClient        401
+    │  ├─ LoginRequired        401
+    │  └─ AccessDenied         403
+    ├─ SignInRequired          303/302 to the sign-in page, or a 401 page     (browser only)
+    ├─ ErrorPage               an HTML page with its status                   (browser only)
+    ├─ ClientRedirect          302/303 to the client's redirect URI with error, state, iss
     ├─ ThrottledError          429     Retry-After
     └─ AdminError
        ├─ NotFound             404
@@ -151,20 +158,104 @@ class UpstreamTimeout(ProxyError):
 
 
 class OAuthError(GatewayError):
-    """RFC 6749 §5.2 error; the code is given per instance."""
+    """An RFC 6749 §4.1.2.1 / §5.2 error: each code is a subclass carrying its own status."""
 
     status = 400
+    code = "invalid_request"
 
-    def __init__(self, code: str, description: str = "", *, status: int | None = None) -> None:
-        super().__init__(description, reason=code)
-        self.code = code
-        if status is not None:
-            self.status = status
+
+class InvalidRequest(OAuthError):
+    code = "invalid_request"
+
+
+class CsrfRejected(InvalidRequest):
+    """A change without the session's CSRF token (JSON callers; pages get an ErrorPage)."""
+
+    status = 403
 
 
 class InvalidClient(OAuthError):
-    def __init__(self, description: str = "client authentication failed") -> None:
-        super().__init__("invalid_client", description, status=401)
+    status = 401
+    code = "invalid_client"
+
+    def __init__(self, description: str = "client authentication failed", *, reason: str | None = None) -> None:
+        super().__init__(description, reason=reason)
+
+
+class InvalidGrant(OAuthError):
+    code = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    code = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    code = "unsupported_grant_type"
+
+
+class UnsupportedResponseType(OAuthError):
+    code = "unsupported_response_type"
+
+
+class InvalidScope(OAuthError):
+    code = "invalid_scope"
+
+
+class AccessDenied(OAuthError):
+    status = 403
+    code = "access_denied"
+
+
+class LoginRequired(OAuthError):
+    """No signed-in user, told to a caller that cannot follow a sign-in page (JSON, `prompt=none`)."""
+
+    status = 401
+    code = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    code = "consent_required"
+
+
+# --- browser outcomes: the middleware renders these as a page or a redirect, never as JSON --------------------
+
+
+class SignInRequired(GatewayError):
+    """The browser must sign in first: sent to `location` (which returns it where it was), or shown why not."""
+
+    status = 401
+    code = "login_required"
+
+    def __init__(self, description: str, *, location: str | None = None, redirect_status: int = 303) -> None:
+        super().__init__(description, reason="login_required")
+        self.location = location
+        self.redirect_status = redirect_status
+
+
+class ErrorPage(GatewayError):
+    """An HTML error page (before the client is verified, a redirect would make the server an open redirector)."""
+
+    code = "error_page"
+
+    def __init__(self, title: str, message: str, status: int = 400, *, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason or "error_page")
+        self.title = title
+        self.status = status
+
+
+class ClientRedirect(GatewayError):
+    """An OAuth error sent back to the client's verified redirect URI (`error`, `state`, `iss`; RFC 9207)."""
+
+    status = 302
+
+    def __init__(self, redirect_uri: str, state: str | None, error: OAuthError, status: int = 302) -> None:
+        super().__init__(error.description, reason=error.code)
+        self.code = error.code
+        self.redirect_uri = redirect_uri
+        self.state = state
+        self.error = error
+        self.status = status
 
 
 class ThrottledError(GatewayError):

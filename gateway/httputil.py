@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy, MultiMapping
 
-from gateway.errors import OAuthError
+from gateway.errors import InvalidRequest
 
 NO_STORE: Mapping[str, str] = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -19,7 +19,7 @@ def single_params(params: MultiMapping[str], names: Iterable[str]) -> dict[str, 
     for name in names:
         values = params.getall(name, [])
         if len(values) > 1:
-            raise OAuthError("invalid_request", f"the {name} parameter is repeated")
+            raise InvalidRequest(f"the {name} parameter is repeated")
         if values and values[0] != "":
             out[name] = values[0]
     return out
@@ -29,6 +29,6 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
     """The urlencoded body of a token-style request (RFC 6749 §4.1.3 requires that content type)."""
     ctype = request.content_type
     if ctype != "application/x-www-form-urlencoded":
-        raise OAuthError("invalid_request", "the request body must be application/x-www-form-urlencoded")
+        raise InvalidRequest("the request body must be application/x-www-form-urlencoded")
     form = await request.post()
     return MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))

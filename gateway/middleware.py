@@ -17,9 +17,12 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.keys import DECISION, REASON, REQUEST_ID, ROUTE_ID, SERVICES
+from gateway.portal import pages, sessions
+from gateway.redirect_uri import with_params
 
 log = logging.getLogger("scopegate")
 
+_BROWSER = (errors.SignInRequired, errors.ErrorPage, errors.ClientRedirect)
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _JSON = "application/json"
 
@@ -38,8 +41,24 @@ def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def browser_response(exc: errors.SignInRequired | errors.ErrorPage | errors.ClientRedirect,
+                     issuer: str) -> web.Response:
+    """The browser outcomes: a redirect (to sign in, or to the client with an error) or an HTML page."""
+    if isinstance(exc, errors.ClientRedirect):
+        params = {"error": exc.error.code, "error_description": exc.error.description}
+        if exc.state is not None:
+            params["state"] = exc.state
+        params["iss"] = issuer
+        return pages.redirect(with_params(exc.redirect_uri, params), status=exc.status)
+    if isinstance(exc, errors.SignInRequired):
+        if exc.location is not None:
+            return pages.redirect(exc.location, status=exc.redirect_status)
+        return pages.error_page("Sign-in required", exc.description, status=exc.status)
+    return pages.error_page(exc.title, exc.description, status=exc.status)
+
+
 def error_response(exc: errors.GatewayError, realm: str) -> web.Response:
-    """Map an error of the tree to its HTTP response (RFC 6750 §3, RFC 6749 §5.2)."""
+    """Map an error of the tree to its JSON response (RFC 6750 §3, RFC 6749 §5.2)."""
     body: dict[str, object] = {"error": exc.code}
     if exc.description:
         body["error_description"] = exc.description
@@ -89,7 +108,10 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         request.setdefault(ROUTE_ID, exc.route_id)
         if isinstance(exc, errors.StoreUnavailable):
             services.metrics.redis_errors.inc()
-        response = error_response(exc, services.settings.realm)
+        if isinstance(exc, _BROWSER):
+            response = browser_response(exc, services.settings.issuer)
+        else:
+            response = error_response(exc, services.settings.realm)
         status = response.status
     except web.HTTPException as exc:
         status = exc.status
@@ -109,4 +131,7 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
                                        request.get(REASON, ""), status, elapsed)
     if not response.prepared:
         response.headers.setdefault("X-Request-Id", request_id)
+        fresh = request.get(sessions.FRESH_SESSION)
+        if fresh is not None:  # a session begun by this request: every response to it sets the cookie
+            sessions.set_cookie(response, request, fresh)
     return response

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MAX_LENGTH = 2000
 MAX_HOST = 253
@@ -195,3 +197,10 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.IPv4Address(host).is_loopback
     except ValueError:
         return False
+
+
+def with_params(uri: str, params: Mapping[str, str]) -> str:
+    """Append parameters to a registered redirect URI, keeping the query it already has (RFC 6749 §3.1.2)."""
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))

@@ -15,16 +15,27 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.audit import AuditAction
-from gateway.errors import OAuthError
+from gateway.errors import (
+    AccessDenied,
+    ClientRedirect,
+    ConsentRequired,
+    ErrorPage,
+    InvalidRequest,
+    InvalidScope,
+    LoginRequired,
+    OAuthError,
+    SignInRequired,
+    UnsupportedResponseType,
+)
 from gateway.httputil import read_form, single_params
 from gateway.keys import SERVICES
 from gateway.models import Application, Authorization, PendingCode
-from gateway.oauth.common import resolve_scopes, with_params
+from gateway.oauth.common import resolve_scopes
 from gateway.portal import sessions
-from gateway.portal.login import finish, identity_still_matches, require_user
-from gateway.portal.pages import error_page, redirect, render_page
+from gateway.portal.login import identity_still_matches, require_user
+from gateway.portal.pages import redirect, render_page
 from gateway.portal.sessions import Session
-from gateway.redirect_uri import RedirectUriError, parse_redirect_uri, redirect_uri_matches
+from gateway.redirect_uri import RedirectUriError, parse_redirect_uri, redirect_uri_matches, with_params
 from gateway.security import TokenKind, mint, valid_code_challenge
 
 PENDING = "consent"
@@ -43,36 +54,26 @@ class AuthRequest:
     code_challenge: str | None
 
 
-def error_redirect(request: web.Request, redirect_uri: str, state: str | None, code: str,
-                   description: str, status: int = 302) -> web.Response:
-    params = {"error": code, "error_description": description}
-    if state is not None:
-        params["state"] = state
-    params["iss"] = request.app[SERVICES].settings.issuer
-    return redirect(with_params(redirect_uri, params), status=status)
-
-
-async def _verify_client(request: web.Request) -> tuple[Application, str, str | None] | web.Response:
-    """Client and redirect URI first: until both hold, nothing may redirect."""
+async def _verify_client(request: web.Request) -> tuple[Application, str, str | None]:
+    """Client and redirect URI first: until both hold, nothing may redirect (errors are pages)."""
     try:
         p = single_params(request.query, ("client_id", "redirect_uri", "state"))
     except OAuthError as exc:
-        return error_page("Invalid request", exc.description)
+        raise ErrorPage("Invalid request", exc.description) from None
     client_id = p.get("client_id")
     if not client_id:
-        return error_page("Invalid request", "The client_id parameter is missing.")
+        raise ErrorPage("Invalid request", "The client_id parameter is missing.")
     app = await request.app[SERVICES].store.get_app(client_id) if len(client_id) <= 128 else None
     if app is None:
-        return error_page("Unknown application",
-                          "The client_id parameter does not name a registered application.")
+        raise ErrorPage("Unknown application", "The client_id parameter does not name a registered application.")
     redirect_uri = p.get("redirect_uri")
     if redirect_uri is None:
-        return error_page("Invalid request", "The redirect_uri parameter is missing.")
+        raise ErrorPage("Invalid request", "The redirect_uri parameter is missing.")
     try:
         registered = parse_redirect_uri(app.redirect_uri)
     except RedirectUriError:  # stored before registration validated strictly: never redirect to it
-        return error_page("Invalid application",
-                          "The application's registered redirect URI is not valid; its owner must correct it.")
+        raise ErrorPage("Invalid application", "The application's registered redirect URI is not valid; its "
+                        "owner must correct it.") from None
     # The same URI after RFC 3986 normalisation (gateway.redirect_uri), never a prefix or pattern (RFC 9700
     # §4.1.3). From here on only the registered, normalized URI is used.
     try:
@@ -80,8 +81,7 @@ async def _verify_client(request: web.Request) -> tuple[Application, str, str | 
     except RedirectUriError:
         matches = False
     if not matches:
-        return error_page("Invalid request",
-                          "The redirect_uri parameter does not match the registered redirect URI.")
+        raise ErrorPage("Invalid request", "The redirect_uri parameter does not match the registered redirect URI.")
     return app, str(registered), p.get("state")
 
 
@@ -90,28 +90,26 @@ def _parse(request: web.Request, app: Application, redirect_uri: str, state: str
     p = single_params(request.query, _PARAMS)
     response_type = p.get("response_type")
     if response_type is None:
-        raise OAuthError("invalid_request", "the response_type parameter is missing")
+        raise InvalidRequest("the response_type parameter is missing")
     if response_type != "code":
-        raise OAuthError("unsupported_response_type", "only response_type=code is supported")
+        raise UnsupportedResponseType("only response_type=code is supported")
     scopes = resolve_scopes(p.get("scope"), app, settings)
     challenge = p.get("code_challenge")
     method = p.get("code_challenge_method")
     if method is not None and method != "S256":
-        raise OAuthError("invalid_request",
-                         "the code_challenge_method parameter must be S256 (plain is refused)")
+        raise InvalidRequest("the code_challenge_method parameter must be S256 (plain is refused)")
     if challenge is None:
         if method is not None:
-            raise OAuthError("invalid_request", "the code_challenge parameter is missing")
+            raise InvalidRequest("the code_challenge parameter is missing")
         if not app.server_side:
-            raise OAuthError("invalid_request",
-                             "the code_challenge parameter is required (PKCE with S256) for public clients")
+            raise InvalidRequest("the code_challenge parameter is required (PKCE with S256) for public clients")
     else:
         if method is None:
             # RFC 7636 defaults to plain when the method is omitted; plain is refused, so S256 must be
             # explicit.
-            raise OAuthError("invalid_request", "the code_challenge_method parameter must be S256")
+            raise InvalidRequest("the code_challenge_method parameter must be S256")
         if not valid_code_challenge(challenge):
-            raise OAuthError("invalid_request", "the code_challenge parameter is not a valid S256 challenge")
+            raise InvalidRequest("the code_challenge parameter is not a valid S256 challenge")
     return AuthRequest(app, redirect_uri, scopes, state, challenge)
 
 
@@ -132,37 +130,32 @@ async def issue_code(request: web.Request, req: AuthRequest, user_id: str, statu
 
 
 async def authorize(request: web.Request) -> web.StreamResponse:
-    verified = await _verify_client(request)
-    if isinstance(verified, web.Response):
-        return verified
-    app, redirect_uri, state = verified
+    app, redirect_uri, state = await _verify_client(request)
     try:
         req = _parse(request, app, redirect_uri, state)
     except OAuthError as exc:
-        return error_redirect(request, redirect_uri, state, exc.code, exc.description)
+        raise ClientRedirect(redirect_uri, state, exc) from None
     prompt = request.query.get("prompt", "")
 
     services = request.app[SERVICES]
-    outcome = await require_user(request, request.path_qs)
-    if isinstance(outcome, web.Response):
+    try:
+        session = await require_user(request, request.path_qs)
+    except SignInRequired:
         if prompt == "none":  # OIDC-style silent check: never show a sign-in page, say so to the client
-            return error_redirect(request, redirect_uri, state, "login_required", "the user is not signed in")
-        return outcome
-    session = outcome
+            raise ClientRedirect(redirect_uri, state, LoginRequired("the user is not signed in")) from None
+        raise
     user_id = session.user_id
     if not app.published and user_id != app.owner:
-        return finish(error_redirect(request, redirect_uri, state, "access_denied",
-                                     "this application is not published; only its owner may authorize it"),
-                      request, session)
+        raise ClientRedirect(redirect_uri, state, AccessDenied(
+            "this application is not published; only its owner may authorize it"))
 
     previous = await services.store.get_authorization(user_id, app.client_id)
     if previous is not None and set(req.scopes) <= set(previous.scopes) and prompt != "consent":
         # Already granted: no need to ask again (the user can revoke under Authorized Applications).
-        return finish(await issue_code(request, req, user_id, 302), request, session)
+        return await issue_code(request, req, user_id, 302)
     if prompt == "none":
-        return finish(error_redirect(request, redirect_uri, state, "consent_required",
-                                     "the user has not yet authorized these scopes"), request, session)
-    return finish(await _consent_page(request, req, session), request, session)
+        raise ClientRedirect(redirect_uri, state, ConsentRequired("the user has not yet authorized these scopes"))
+    return await _consent_page(request, req, session)
 
 
 async def _consent_page(request: web.Request, req: AuthRequest, session: Session) -> web.Response:
@@ -199,42 +192,41 @@ async def consent(request: web.Request) -> web.StreamResponse:
     try:
         form = single_params(await read_form(request), ("request_id", "csrf", "decision"))
     except OAuthError as exc:
-        return error_page("Invalid request", exc.description)
+        raise ErrorPage("Invalid request", exc.description) from None
     session = await sessions.load(request)
     if session is None:
-        return error_page("Session expired", "Your session has ended. Start again from the application.", 400)
+        raise ErrorPage("Session expired", "Your session has ended. Start again from the application.")
     if not sessions.csrf_ok(services.hasher, session, form.get("csrf")):
-        return error_page("Invalid request", "The consent form is not valid for this session (csrf).", 403)
+        raise ErrorPage("Invalid request", "The consent form is not valid for this session (csrf).", 403)
     if not await identity_still_matches(request, session):
-        return error_page("Signed-in user changed", "You are now signed in as someone else. Start again from the "
-                          "application.", 403)
+        raise ErrorPage("Signed-in user changed", "You are now signed in as someone else. Start again from the "
+                        "application.", 403)
     request_id = form.get("request_id", "")
     pending = await services.store.take_ephemeral(PENDING, services.hasher.hash("sgpending|" + request_id))
     if pending is None:
-        return error_page("Request expired", "This authorization request expired or was already answered.")
+        raise ErrorPage("Request expired", "This authorization request expired or was already answered.")
     if pending.get("session") != session.key(services.hasher) or pending.get("user_id") != session.user_id:
-        return error_page("Invalid request", "This authorization request belongs to another session.", 403)
+        raise ErrorPage("Invalid request", "This authorization request belongs to another session.", 403)
 
     app = await services.store.get_app(str(pending["client_id"]))
     redirect_uri = str(pending["redirect_uri"])
     state = pending.get("state")
     state = state if isinstance(state, str) else None
     if app is None or not redirect_uri_matches(app.redirect_uri, redirect_uri):
-        return error_page("Application changed", "The application was changed or removed; start again.")
+        raise ErrorPage("Application changed", "The application was changed or removed; start again.")
     decision = form.get("decision")
     if decision == "deny":
-        return error_redirect(request, redirect_uri, state, "access_denied", "the user denied the request",
-                              303)
+        raise ClientRedirect(redirect_uri, state, AccessDenied("the user denied the request"), 303)
     if decision != "approve":
-        return error_page("Invalid request", "The decision parameter must be approve or deny.")
+        raise ErrorPage("Invalid request", "The decision parameter must be approve or deny.")
     if not app.published and session.user_id != app.owner:
-        return error_redirect(request, redirect_uri, state, "access_denied",
-                              "this application is not published; only its owner may authorize it", 303)
+        raise ClientRedirect(redirect_uri, state, AccessDenied(
+            "this application is not published; only its owner may authorize it"), 303)
     # The app's ticked scopes may have shrunk while the page was open: grant only what is still allowed.
     scopes = tuple(s for s in pending["scopes"] if s in app.scopes)
     if not scopes:
-        return error_redirect(request, redirect_uri, state, "invalid_scope",
-                              "none of the requested scopes is still allowed for this application", 303)
+        raise ClientRedirect(redirect_uri, state, InvalidScope(
+            "none of the requested scopes is still allowed for this application"), 303)
     previous = await services.store.get_authorization(session.user_id, app.client_id)
     granted = set(scopes) | (set(previous.scopes) if previous else set())
     now = time.time()

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from aiohttp import hdrs, web
 from multidict import MultiDictProxy
 
-from gateway.errors import InvalidClient, OAuthError, ThrottledError
+from gateway.errors import InvalidClient, InvalidRequest, ThrottledError
 from gateway.httputil import single_params
 from gateway.keys import SERVICES
 from gateway.models import Application
@@ -29,7 +29,7 @@ def _basic_credentials(request: web.Request) -> tuple[str, str] | None:
     if not values:
         return None
     if len(values) > 1:
-        raise OAuthError("invalid_request", "the Authorization header is repeated")
+        raise InvalidRequest("the Authorization header is repeated")
     scheme, _, encoded = values[0].partition(" ")
     if scheme.lower() != "basic":
         raise InvalidClient("the Authorization header must use the Basic scheme")
@@ -67,13 +67,12 @@ async def authenticate_client(
     basic = _basic_credentials(request)
     p = single_params(form, ("client_id", "client_secret"))
     if basic is not None and "client_secret" in p:
-        raise OAuthError("invalid_request", "use one client authentication method, not both "
+        raise InvalidRequest("use one client authentication method, not both "
                                             "(Authorization header and client_secret parameter)")
     if basic is not None:
         client_id, secret = basic
         if "client_id" in p and p["client_id"] != client_id:
-            raise OAuthError("invalid_request",
-                             "the client_id parameter does not match the Authorization header")
+            raise InvalidRequest("the client_id parameter does not match the Authorization header")
     else:
         if "client_id" not in p:
             raise InvalidClient("the client_id parameter is missing (or use HTTP Basic authentication)")

@@ -8,7 +8,7 @@ import time
 
 from aiohttp import web
 
-from gateway.errors import InvalidToken, OAuthError
+from gateway.errors import InvalidRequest, InvalidToken
 from gateway.httputil import NO_STORE, read_form, single_params
 from gateway.keys import SERVICES
 from gateway.oauth.clientauth import authenticate_client
@@ -27,7 +27,7 @@ async def introspect(request: web.Request) -> web.Response:
     p = single_params(form, ("token", "token_type_hint"))
     raw = p.get("token")
     if raw is None:
-        raise OAuthError("invalid_request", "the token parameter is missing")
+        raise InvalidRequest("the token parameter is missing")
     inactive = _json({"active": False})
     if well_formed(raw, TokenKind.ACCESS):
         try:

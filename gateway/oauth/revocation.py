@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.errors import OAuthError
+from gateway.errors import InvalidRequest
 from gateway.httputil import NO_STORE, read_form, single_params
 from gateway.keys import SERVICES
 from gateway.oauth.clientauth import authenticate_client
@@ -21,7 +21,7 @@ async def revoke(request: web.Request) -> web.Response:
     p = single_params(form, ("token", "token_type_hint"))
     raw = p.get("token")
     if raw is None:
-        raise OAuthError("invalid_request", "the token parameter is missing")
+        raise InvalidRequest("the token parameter is missing")
     # The kind is in the token's prefix; the hint (§2.1) is only an optimisation and is not needed.
     if well_formed(raw, TokenKind.ACCESS):
         token_hash = hasher.hash(raw)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from gateway.errors import InvalidToken, OAuthError
+from gateway.errors import InvalidGrant, InvalidRequest, InvalidScope, InvalidToken, OAuthError, UnsupportedGrantType
 from gateway.httputil import NO_STORE, read_form, single_params
 from gateway.issuance import IssuedTokens, continue_grant, start_grant
 from gateway.keys import SERVICES
@@ -30,22 +30,21 @@ log = logging.getLogger("scopegate.oauth.token")
 
 
 def _grant_error(description: str) -> OAuthError:
-    return OAuthError("invalid_grant", description)
+    return InvalidGrant(description)
 
 
 async def token(request: web.Request) -> web.Response:
     form = await read_form(request)
     grant_type = single_params(form, ("grant_type",)).get("grant_type")
     if grant_type is None:
-        raise OAuthError("invalid_request", "the grant_type parameter is missing")
+        raise InvalidRequest("the grant_type parameter is missing")
     app = await authenticate_client(request, form)
     if grant_type == "authorization_code":
         issued = await _authorization_code(request, form, app)
     elif grant_type == "refresh_token":
         issued = await _refresh(request, form, app)
     else:
-        raise OAuthError("unsupported_grant_type",
-                         "the grant_type parameter must be authorization_code or refresh_token")
+        raise UnsupportedGrantType("the grant_type parameter must be authorization_code or refresh_token")
     body = {
         "access_token": issued.access_token,
         "token_type": "Bearer",
@@ -64,9 +63,9 @@ async def _authorization_code(
     p = single_params(form, ("code", "redirect_uri", "code_verifier"))
     raw_code = p.get("code")
     if raw_code is None:
-        raise OAuthError("invalid_request", "the code parameter is missing")
+        raise InvalidRequest("the code parameter is missing")
     if "redirect_uri" not in p:
-        raise OAuthError("invalid_request", "the redirect_uri parameter is missing")
+        raise InvalidRequest("the redirect_uri parameter is missing")
     if not well_formed(raw_code, TokenKind.CODE):
         raise _grant_error("the code parameter is not a valid authorization code")
     code_hash = hasher.hash(raw_code)
@@ -105,7 +104,7 @@ async def _authorization_code(
         # The user revoked the application between consent and this exchange.
         raise _grant_error("the authorization behind the code parameter has been revoked")
     if not scopes:
-        raise OAuthError("invalid_scope", "none of the code's scopes is still allowed for this application")
+        raise InvalidScope("none of the code's scopes is still allowed for this application")
     try:
         issued = await start_grant(
             store, hasher, client_id=app.client_id, user_id=pending.user_id, scopes=scopes,
@@ -126,7 +125,7 @@ async def _refresh(request: web.Request, form: MultiDictProxy[str], app: Applica
     p = single_params(form, ("refresh_token", "scope"))
     raw = p.get("refresh_token")
     if raw is None:
-        raise OAuthError("invalid_request", "the refresh_token parameter is missing")
+        raise InvalidRequest("the refresh_token parameter is missing")
     if not well_formed(raw, TokenKind.REFRESH):
         raise _grant_error("the refresh_token parameter is not a valid refresh token")
     token_hash = hasher.hash(raw)
@@ -170,7 +169,7 @@ def _refresh_scopes(request: web.Request, requested: str | None, app: Applicatio
     allowed = granted & set(app.scopes)
     if requested is None:
         if not allowed:
-            raise OAuthError("invalid_scope", "no scope of this grant is still allowed for this application")
+            raise InvalidScope("no scope of this grant is still allowed for this application")
         return tuple(sorted(allowed))
     settings = request.app[SERVICES].settings
     try:
@@ -178,5 +177,5 @@ def _refresh_scopes(request: web.Request, requested: str | None, app: Applicatio
         still = tuple(s for s in settings.scopes if s in allowed)
         return resolve_scopes(requested, replace(app, scopes=still), settings)
     except OAuthError as exc:
-        raise OAuthError("invalid_scope", "the scope parameter asks for more than the grant allows: "
+        raise InvalidScope("the scope parameter asks for more than the grant allows: "
                                           + exc.description.rpartition(": ")[2]) from exc

@@ -14,14 +14,13 @@ from aiohttp import web
 
 from gateway.audit import Actor
 from gateway.authorizations import AuthorizationService
-from gateway.errors import NotFound, OAuthError
+from gateway.errors import CsrfRejected, NotFound
 from gateway.httputil import NO_STORE, read_form, single_params
 from gateway.keys import REQUEST_ID, SERVICES
 from gateway.portal import sessions
-from gateway.portal.login import finish, session_for
+from gateway.portal.login import session_for
 from gateway.portal.negotiation import is_form, prefers_html
 from gateway.portal.pages import redirect, render_page
-from gateway.portal.sessions import Session
 
 PATH = "/account/authorized-applications"
 
@@ -32,10 +31,7 @@ def _json(body: object) -> web.Response:
 
 async def list_authorized(request: web.Request) -> web.StreamResponse:
     html = prefers_html(request)
-    outcome = await session_for(request, html, PATH)
-    if isinstance(outcome, web.Response):
-        return outcome
-    session = outcome
+    session = await session_for(request, html, PATH)
     services = request.app[SERVICES]
     rows: list[dict[str, object]] = [
         {
@@ -50,28 +46,25 @@ async def list_authorized(request: web.Request) -> web.StreamResponse:
     ]
     csrf = sessions.csrf_token(services.hasher, session)
     if not html:
-        return finish(_json({"applications": rows, "csrf_token": csrf}), request, session)
-    resp = render_page("authorized_apps.html", title="Authorized Applications", size="medium",
+        return _json({"applications": rows, "csrf_token": csrf})
+    return render_page("authorized_apps.html", title="Authorized Applications", size="medium",
                        active="authorized", rows=rows, csrf=csrf, path=PATH)
-    return finish(resp, request, session)
 
 
 async def revoke_authorized(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     client_id = request.match_info["client_id"]
     form = is_form(request)
-    outcome = await session_for(request, False, PATH)
-    assert isinstance(outcome, Session)  # JSON mode never returns a response
-    session = outcome
+    session = await session_for(request, False, PATH)
     presented = request.headers.get("X-CSRF-Token")
     if form:
         presented = single_params(await read_form(request), ("csrf",)).get("csrf")
     if not sessions.csrf_ok(services.hasher, session, presented):
-        raise OAuthError("invalid_request", "the CSRF token (X-CSRF-Token header or csrf field) is "
-                         "missing or does not match the session", status=403)
+        raise CsrfRejected("the CSRF token (X-CSRF-Token header or csrf field) is missing or does not match the "
+                           "session")
     actor = Actor(f"user:{session.user_id}", request.get(REQUEST_ID, ""))
     if not await AuthorizationService(services).revoke(actor, session.user_id, client_id):
         raise NotFound(f"no authorization of application {client_id!r} for this user")
     if form:
-        return finish(redirect(PATH, status=303), request, session)
-    return finish(_json({"revoked": True, "client_id": client_id, "revoked_at": time.time()}), request, session)
+        return redirect(PATH, status=303)
+    return _json({"revoked": True, "client_id": client_id, "revoked_at": time.time()})

@@ -20,12 +20,12 @@ import aiohttp
 from aiohttp import web
 
 from gateway import cookies
-from gateway.errors import OAuthError, UpstreamUnavailable
+from gateway.errors import ErrorPage, LoginRequired, SignInRequired, UpstreamUnavailable
 from gateway.httputil import read_form, single_params
 from gateway.keys import SERVICES
 from gateway.network import peer_in
 from gateway.portal import sessions
-from gateway.portal.pages import error_page, redirect, render_page
+from gateway.portal.pages import redirect, render_page
 from gateway.portal.sessions import Session
 from gateway.portal.throttle import LOGIN_FAILURES
 from gateway.security import constant_time_equal, hash_password, verify_password
@@ -114,27 +114,30 @@ def _header_user(request: web.Request) -> str | None:
     return _valid_user_id(values[0].strip()) if len(values) == 1 else None
 
 
-async def require_user(request: web.Request, return_to: str) -> Session | web.Response:
-    """The logged-in user's session, or the response that logs the browser in and returns to `return_to`."""
+async def require_user(request: web.Request, return_to: str) -> Session:
+    """The signed-in user's session; else SignInRequired, which sends the browser to sign in and back to
+    `return_to`."""
     services = request.app[SERVICES]
     login = services.settings.login
     session = await sessions.load(request)
     if login.mode == "static":
         if session is not None:
             return session
-        return redirect(f"/oauth/login?{urlencode({'next': return_to})}", status=303)
+        raise SignInRequired("the user is not signed in",
+                             location=f"/oauth/login?{urlencode({'next': return_to})}", redirect_status=303)
     if login.mode == "trusted_header":
         user_id = _header_user(request)
         if user_id is None:
-            return error_page("Sign-in required", "You are not signed in through the single sign-on service.",
-                              status=401)
+            raise SignInRequired("You are not signed in through the single sign-on service.")
     else:
         user_id = await _upstream_user(request)
         if user_id is None:
             back = services.settings.issuer + return_to  # from public_url, never from the request's Host
             sep = "&" if "?" in login.login_url else "?"
-            return redirect(f"{login.login_url}{sep}{quote(login.return_param)}={quote(back, safe='')}",
-                            status=302)
+            raise SignInRequired(
+                "the user is not signed in",
+                location=f"{login.login_url}{sep}{quote(login.return_param)}={quote(back, safe='')}",
+                redirect_status=302)
     if session is not None and session.user_id == user_id:
         return session
     return await sessions.create(request, user_id)
@@ -150,24 +153,20 @@ async def identity_still_matches(request: web.Request, session: Session) -> bool
     return current == session.user_id
 
 
-async def session_for(request: web.Request, html: bool, return_to: str) -> Session | web.Response:
+async def session_for(request: web.Request, html: bool, return_to: str) -> Session:
     """The signed-in user's session for an account page. A page (`html`) sends the browser to sign in; a JSON
     caller gets a 401 instead of a sign-in redirect it could not follow."""
     if html:
         return await require_user(request, return_to)
-    session = await sessions.load(request)
-    if session is None and request.app[SERVICES].settings.login.mode != "static":
-        outcome = await require_user(request, return_to)
-        session = outcome if isinstance(outcome, Session) else None
+    try:
+        session = await sessions.load(request)
+        if session is None and request.app[SERVICES].settings.login.mode != "static":
+            session = await require_user(request, return_to)
+    except SignInRequired:
+        session = None
     if session is None:
-        raise OAuthError("login_required", "sign in first: no valid session cookie", status=401)
+        raise LoginRequired("sign in first: no valid session cookie")
     return session
-
-
-def finish(response: web.StreamResponse, request: web.Request, session: Session) -> web.StreamResponse:
-    if session.fresh:
-        sessions.set_cookie(response, request, session)
-    return response
 
 
 # --- the static login form ----------------------------------------------------------------------------------
@@ -194,10 +193,8 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     mode = services.settings.login.mode
     next_path = safe_local_path(request.query.get("next")) or _DEFAULT_AFTER_LOGIN
     if mode != "static":
-        outcome = await require_user(request, next_path)
-        if isinstance(outcome, web.Response):
-            return outcome
-        return finish(redirect(next_path, status=303), request, outcome)
+        await require_user(request, next_path)
+        return redirect(next_path, status=303)
     return _form(request, next_path, "", 200)
 
 
@@ -212,7 +209,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     settings = services.settings
     if settings.login.mode != "static":
-        return error_page("Not available", "This server does not sign users in with a password.", status=404)
+        raise ErrorPage("Not available", "This server does not sign users in with a password.", status=404)
     form = single_params(await read_form(request), ("username", "password", "csrf", "next"))
     next_path = safe_local_path(form.get("next")) or _DEFAULT_AFTER_LOGIN
     nonce = request.cookies.get(_LOGIN_NONCE_COOKIE, "")
@@ -239,10 +236,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _form(request, next_path, "Invalid username or password.", 401)
 
     await sessions.destroy(request)
-    session = await sessions.create(request, user.user_id)
+    await sessions.create(request, user.user_id)  # the middleware sets its cookie on the response
     resp = redirect(next_path, status=303)
     resp.del_cookie(_LOGIN_NONCE_COOKIE, path="/oauth/login")
-    return finish(resp, request, session)
+    return resp
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -250,7 +247,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     form = single_params(await read_form(request), ("csrf",))
     services = request.app[SERVICES]
     if session is None or not sessions.csrf_ok(services.hasher, session, form.get("csrf")):
-        return error_page("Not signed out", "The sign-out request was not valid.", status=400)
+        raise ErrorPage("Not signed out", "The sign-out request was not valid.")
     await sessions.destroy(request)
     resp = redirect("/oauth/login", status=303)
     sessions.clear_cookie(resp, request)

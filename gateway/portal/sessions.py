@@ -32,6 +32,9 @@ class Session:
         return session_key(hasher, self.sid)
 
 
+FRESH_SESSION = web.RequestKey("fresh_session", Session)
+
+
 def cookie_name(settings: Settings) -> str:
     # The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and Path=/.
     return cookies.SESSION_SECURE if settings.secure_cookies else cookies.SESSION
@@ -84,7 +87,9 @@ async def create(request: web.Request, user_id: str) -> Session:
         NAMESPACE, session_key(services.hasher, sid), {"user_id": user_id, "created_at": time.time()},
         services.settings.login.session_ttl,
     )
-    return Session(sid=sid, user_id=user_id, fresh=True)
+    session = Session(sid=sid, user_id=user_id, fresh=True)
+    request[FRESH_SESSION] = session  # the middleware sets the cookie on whatever response this request gets
+    return session
 
 
 async def destroy(request: web.Request) -> None:

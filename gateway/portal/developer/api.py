@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from gateway import jsonbody
-from gateway.errors import Invalid, OAuthError
+from gateway.errors import Invalid, InvalidRequest
 from gateway.httputil import NO_STORE
 from gateway.models import Application
 
@@ -20,7 +20,7 @@ async def json_object(request: web.Request) -> dict[str, object]:
         body = jsonbody.loads(raw)
     except jsonbody.TooDeep as exc:
         # Not a field problem: the body as a whole is refused before it is parsed (400, like the admin API).
-        raise OAuthError("invalid_request", f"the body is not acceptable JSON: {exc}", status=400) from exc
+        raise InvalidRequest(f"the body is not acceptable JSON: {exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid({"body": "must be a JSON object"}) from exc
     if not isinstance(body, dict):

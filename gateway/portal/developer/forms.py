@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from multidict import MultiDictProxy
 
-from gateway.errors import Invalid, OAuthError
+from gateway.errors import Invalid, InvalidRequest
 
 EDITABLE = ("name", "redirect_uri", "server_side", "scopes")
 _FIXED = ("client_id", "client_secret", "owner", "published")
@@ -26,7 +26,7 @@ def form_fields(form: MultiDictProxy[str]) -> dict[str, object]:
     are read from presence; repeated single-value fields are refused (only a tampered form repeats them)."""
     for name in ("name", "redirect_uri", "csrf", "form_id"):
         if len(form.getall(name, [])) > 1:
-            raise OAuthError("invalid_request", f"the {name} field is repeated")
+            raise InvalidRequest(f"the {name} field is repeated")
     return {
         "name": form.get("name", ""),
         "redirect_uri": form.get("redirect_uri", "").strip(),

@@ -12,7 +12,7 @@ from multidict import MultiDictProxy
 from gateway import applications
 from gateway.applications import ApplicationService
 from gateway.audit import Actor
-from gateway.errors import Invalid, NotFound, OAuthError
+from gateway.errors import CsrfRejected, ErrorPage, GatewayError, Invalid, NotFound
 from gateway.httputil import read_form
 from gateway.keys import REQUEST_ID, SERVICES
 from gateway.models import Application
@@ -22,15 +22,15 @@ from gateway.portal.developer.api import app_json, json_object, json_response
 from gateway.portal.developer.forms import check_fields, form_fields
 from gateway.portal.developer.views import (
     ALREADY_SUBMITTED,
+    NOT_FOUND_PAGE,
     NOTICES,
     delete_page,
     form_page,
     list_page,
-    not_found_page,
 )
-from gateway.portal.login import finish, require_user, session_for
+from gateway.portal.login import require_user, session_for
 from gateway.portal.negotiation import is_form, prefers_html
-from gateway.portal.pages import error_page, redirect
+from gateway.portal.pages import redirect
 from gateway.portal.sessions import Session
 from gateway.services import Services
 
@@ -41,14 +41,13 @@ _FORM_NAMESPACE = "devform"  # one counter per submitted register form: a reload
 # --- request plumbing -----------------------------------------------------------------------------------------
 
 
-def _csrf_problem(services: Services, session: Session, presented: str | None, html: bool) -> web.Response | None:
+def _check_csrf(services: Services, session: Session, presented: str | None, html: bool) -> None:
     if sessions.csrf_ok(services.hasher, session, presented):
-        return None
+        return
     if html:
-        return error_page("Form expired", "This form is not valid for your current session. Go back, reload the "
-                          "page and try again.", status=403)
-    raise OAuthError("invalid_request", "the CSRF token (X-CSRF-Token header or csrf field) is missing or does "
-                     "not match the session", status=403)
+        raise ErrorPage("Form expired", "This form is not valid for your current session. Go back, reload the "
+                        "page and try again.", status=403, reason="csrf")
+    raise CsrfRejected("the CSRF token (X-CSRF-Token header or csrf field) is missing or does not match the session")
 
 
 def _actor(request: web.Request, session: Session) -> Actor:
@@ -76,30 +75,27 @@ class _Change:
     form: MultiDictProxy[str] | None  # the submitted form, for pages
 
 
-async def _begin_change(request: web.Request, return_to: str) -> _Change | web.StreamResponse:
+async def _begin_change(request: web.Request, return_to: str) -> _Change:
     services = request.app[SERVICES]
     html = is_form(request)
-    outcome = await session_for(request, html, return_to)
-    if isinstance(outcome, web.Response):
-        return outcome
+    session = await session_for(request, html, return_to)
     form = await read_form(request) if html else None
     presented = form.get("csrf") if form is not None else request.headers.get("X-CSRF-Token")
-    problem = _csrf_problem(services, outcome, presented, html)
-    if problem is not None:
-        return problem
-    return _Change(outcome, html, form)
+    _check_csrf(services, session, presented, html)
+    return _Change(session, html, form)
 
 
-async def _owned_for(
-    request: web.Request, session: Session, html: bool, client_id: str
-) -> Application | web.StreamResponse:
-    """The user's own application, or the not-found answer (a page, or NotFound for JSON)."""
+def _not_found(html: bool, exc: NotFound) -> GatewayError:
+    """What an unknown (or someone else's) application is: a page for the browser, NotFound for JSON."""
+    return ErrorPage(*NOT_FOUND_PAGE, status=404, reason="not_found") if html else exc
+
+
+async def _owned_for(request: web.Request, session: Session, html: bool, client_id: str) -> Application:
+    """The user's own application (else not found, as a page or as JSON)."""
     try:
         return await _owned(request.app[SERVICES], session, client_id)
-    except NotFound:
-        if html:
-            return finish(not_found_page(), request, session)
-        raise
+    except NotFound as exc:
+        raise _not_found(html, exc) from None
 
 
 # --- handlers -------------------------------------------------------------------------------------------------
@@ -107,35 +103,27 @@ async def _owned_for(
 
 async def list_apps(request: web.Request) -> web.StreamResponse:
     html = prefers_html(request)
-    outcome = await session_for(request, html, PATH)
-    if isinstance(outcome, web.Response):
-        return outcome
-    session = outcome
+    session = await session_for(request, html, PATH)
     services = request.app[SERVICES]
     apps = await services.store.list_apps(session.user_id)
     if not html:
         body = {"applications": [app_json(a) for a in apps], "csrf_token": _csrf(services, session)}
-        return finish(json_response(body), request, session)
+        return json_response(body)
     notice = NOTICES.get(request.query.get("done", ""), "")
-    return finish(list_page(services.settings, apps, notice=notice), request, session)
+    return list_page(services.settings, apps, notice=notice)
 
 
 async def new_form(request: web.Request) -> web.StreamResponse:
-    outcome = await require_user(request, PATH + "/new")
-    if isinstance(outcome, web.Response):
-        return outcome
+    session = await require_user(request, PATH + "/new")
     services = request.app[SERVICES]
     # Defaults from the manual: every scope ticked, Server-Side Application on.
     values = {"name": "", "redirect_uri": "", "server_side": True, "scopes": list(services.settings.scopes)}
-    resp = form_page(services.settings, _csrf(services, outcome), values, form_id=secrets.token_urlsafe(16))
-    return finish(resp, request, outcome)
+    return form_page(services.settings, _csrf(services, session), values, form_id=secrets.token_urlsafe(16))
 
 
 async def create(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     change = await _begin_change(request, PATH + "/new")
-    if not isinstance(change, _Change):
-        return change
     session, html, form = change.session, change.html, change.form
     if form is not None:
         fields = form_fields(form)
@@ -147,14 +135,14 @@ async def create(request: web.Request) -> web.StreamResponse:
             # Re-render with what was typed: the user loses nothing and sees the message next to the field.
             page = form_page(services.settings, _csrf(services, session), fields, errors=exc.fields,
                              form_id=form_id, status=422)
-            return finish(page, request, session)
+            return page
         # A reload (or double click) of the POST must not register a second application: the first submission of
         # this form's id wins; later ones see the list (the secret was shown once, to the first).
         if form_id and await services.store.hit_counter(
                 _FORM_NAMESPACE, services.hasher.hash(f"sgdevform|{session.user_id}|{form_id}"),
                 services.settings.login.session_ttl) > 1:
             apps = await services.store.list_apps(session.user_id)
-            return finish(list_page(services.settings, apps, notice=ALREADY_SUBMITTED), request, session)
+            return list_page(services.settings, apps, notice=ALREADY_SUBMITTED)
     else:
         fields = await json_object(request)
         check_fields(fields)
@@ -162,37 +150,30 @@ async def create(request: web.Request) -> web.StreamResponse:
         _actor(request, session), {**fields, "owner": session.user_id, "published": False})
     if not html:
         body = {**app_json(reg.application), "client_secret": reg.client_secret}
-        return finish(json_response(body, status=201), request, session)
+        return json_response(body, status=201)
     # Rendered straight into this response (never a redirect carrying the secret): the page headers already say
     # no-store, so neither the browser's cache nor a proxy keeps it.
     apps = await services.store.list_apps(session.user_id)
-    return finish(list_page(services.settings, apps, created=reg), request, session)
+    return list_page(services.settings, apps, created=reg)
 
 
 async def edit_form(request: web.Request) -> web.StreamResponse:
     client_id = request.match_info["client_id"]
     html = prefers_html(request)
-    outcome = await session_for(request, html, f"{PATH}/{client_id}")
-    if isinstance(outcome, web.Response):
-        return outcome
-    session = outcome
+    session = await session_for(request, html, f"{PATH}/{client_id}")
     services = request.app[SERVICES]
     app = await _owned_for(request, session, html, client_id)
-    if not isinstance(app, Application):
-        return app
     if not html:
-        return finish(json_response(app_json(app)), request, session)
+        return json_response(app_json(app))
     values = {"name": app.name, "redirect_uri": app.redirect_uri, "server_side": app.server_side,
               "scopes": list(app.scopes)}
-    return finish(form_page(services.settings, _csrf(services, session), values, app=app), request, session)
+    return form_page(services.settings, _csrf(services, session), values, app=app)
 
 
 async def update(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     client_id = request.match_info["client_id"]
     change = await _begin_change(request, f"{PATH}/{client_id}")
-    if not isinstance(change, _Change):
-        return change
     session, html = change.session, change.html
     if change.form is not None:
         fields = form_fields(change.form)
@@ -200,8 +181,6 @@ async def update(request: web.Request) -> web.StreamResponse:
         fields = await json_object(request)
         check_fields(fields)
     before = await _owned_for(request, session, html, client_id)
-    if not isinstance(before, Application):
-        return before
     try:
         after = await ApplicationService(services).edit(_actor(request, session), client_id, fields, before=before)
     except Invalid as exc:
@@ -209,47 +188,33 @@ async def update(request: web.Request) -> web.StreamResponse:
             raise
         page = form_page(services.settings, _csrf(services, session), fields, app=before, errors=exc.fields,
                          status=422)
-        return finish(page, request, session)
-    except NotFound:
-        if html:  # deleted (in another tab) between the ownership check and the write
-            return finish(not_found_page(), request, session)
-        raise
+        return page
+    except NotFound as exc:  # deleted (in another tab) between the ownership check and the write
+        raise _not_found(html, exc) from None
     if not html:
-        return finish(json_response(app_json(after)), request, session)
-    return finish(redirect(f"{PATH}?done=updated", status=303), request, session)
+        return json_response(app_json(after))
+    return redirect(f"{PATH}?done=updated", status=303)
 
 
 async def delete_confirm(request: web.Request) -> web.StreamResponse:
     """The confirmation step of Delete: says what happens to live tokens before anything is done."""
     client_id = request.match_info["client_id"]
-    outcome = await require_user(request, f"{PATH}/{client_id}/delete")
-    if isinstance(outcome, web.Response):
-        return outcome
-    session = outcome
+    session = await require_user(request, f"{PATH}/{client_id}/delete")
     services = request.app[SERVICES]
     app = await _owned_for(request, session, True, client_id)
-    if not isinstance(app, Application):
-        return app
-    return finish(delete_page(app, _csrf(services, session)), request, session)
+    return delete_page(app, _csrf(services, session))
 
 
 async def delete(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     client_id = request.match_info["client_id"]
     change = await _begin_change(request, f"{PATH}/{client_id}")
-    if not isinstance(change, _Change):
-        return change
     session, html = change.session, change.html
-    owned = await _owned_for(request, session, html, client_id)
-    if not isinstance(owned, Application):
-        return owned
+    await _owned_for(request, session, html, client_id)
     try:
         await ApplicationService(services).delete(_actor(request, session), client_id)
-    except NotFound:
-        if html:
-            return finish(not_found_page(), request, session)
-        raise
+    except NotFound as exc:
+        raise _not_found(html, exc) from None
     if not html:
-        return finish(json_response({"client_id": client_id, "deleted": True, "cleanup": "scheduled"}),
-                      request, session)
-    return finish(redirect(f"{PATH}?done=deleted", status=303), request, session)
+        return json_response({"client_id": client_id, "deleted": True, "cleanup": "scheduled"})
+    return redirect(f"{PATH}?done=deleted", status=303)

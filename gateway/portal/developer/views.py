@@ -10,7 +10,7 @@ from gateway.applications import Registered
 from gateway.models import Application
 from gateway.portal.developer import PATH
 from gateway.portal.developer.forms import EDITABLE, field_message
-from gateway.portal.pages import error_page, render_page
+from gateway.portal.pages import render_page
 from gateway.settings import Settings
 
 NOTICES = {
@@ -54,5 +54,4 @@ def delete_page(app: Application, csrf: str) -> web.Response:
                        path=PATH, app=app, csrf=csrf)
 
 
-def not_found_page() -> web.Response:
-    return error_page("Application not found", "There is no such application among yours.", status=404)
+NOT_FOUND_PAGE = ("Application not found", "There is no such application among yours.")  # title, message
