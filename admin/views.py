@@ -12,7 +12,6 @@ from gateway.applications import ApplicationService
 from gateway.authorizations import AuthorizationService
 from gateway.errors import Invalid, NotFound
 from gateway.keys import SERVICES
-from gateway.models import RevocationReport
 from gateway.services import Services
 
 routes = web.RouteTableDef()
@@ -103,21 +102,13 @@ async def bulk_revocation(request: web.Request) -> web.Response:
     # Each case is one epoch bump and one published message, whatever the number of tokens.
     authorizations = AuthorizationService(services)
     if client_id is not None and user_id is not None:
-        removed = await authorizations.revoke_user_application(user_id, client_id)
-        report = RevocationReport((client_id,), (user_id,), int(removed), {"scope": "user_application"})
+        scope, removed = "user_application", int(await authorizations.revoke_user_application(user_id, client_id))
     elif client_id is not None:
-        users = await authorizations.revoke_client(client_id)
-        report = RevocationReport((client_id,), (), users, {"scope": "application"})
+        scope, removed = "application", await authorizations.revoke_client(client_id)
     else:
         assert user_id is not None
-        apps = await authorizations.revoke_user(user_id)
-        report = RevocationReport((), (user_id,), apps, {"scope": "user"})
-    result = {
-        "revoked": report.details["scope"],
-        "client_id": client_id,
-        "user_id": user_id,
-        "authorizations_removed": report.authorizations,
-    }
+        scope, removed = "user", await authorizations.revoke_user(user_id)
+    result = {"revoked": scope, "client_id": client_id, "user_id": user_id, "authorizations_removed": removed}
     await audit.record(request, audit.BULK_REVOCATION, **{k: v for k, v in result.items() if v is not None})
     return schemas.json_response(result)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +108,3 @@ class Authorization:
     scopes: tuple[str, ...]
     authorized_at: float
     last_used: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RevocationReport:
-    """What a bulk revocation did; counts are of grants and authorizations, never a token scan."""
-
-    client_ids: tuple[str, ...] = ()
-    user_ids: tuple[str, ...] = ()
-    authorizations: int = 0
-    details: dict[str, object] = field(default_factory=dict)

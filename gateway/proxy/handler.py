@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import hdrs, web
 
@@ -15,7 +16,9 @@ from gateway.proxy.mutate import HeaderPolicy, check_inbound, upstream_headers
 from gateway.proxy.pipeline import Decider
 from gateway.proxy.routes import RouteTable
 from gateway.proxy.upstream import UpstreamPool
-from gateway.services import Services
+
+if TYPE_CHECKING:  # the proxy depends on services only through the app key, at run time
+    from gateway.services import Services
 
 DECIDER = web.AppKey("decider", Decider)
 PROXY_ROUTE = "proxy"

@@ -67,9 +67,6 @@ class RouteTable:
         segments = path[1:].split("/") if path != "/" else []
         return _walk(self._root, segments, 0, method)
 
-    def __iter__(self) -> object:
-        return iter(self._exact)
-
 
 def _walk(node: _Node, segs: list[str], i: int, method: str) -> Route | None:
     if i == len(segs):
