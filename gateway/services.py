@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ class Services:
     background: set[asyncio.Task[object]] = field(default_factory=set)
     scopes_ready: bool = False  # the scope-bit registry is loaded: tokens can be read and written
     access_log: AccessLog | None = None
+    clock: Callable[[], float] = time.time  # the one source of "now" for validation, issuance and sessions
 
     def spawn(self, coro: Coroutine[Any, Any, object], name: str) -> asyncio.Task[object]:
         """Fire-and-forget work (clean-up, last-used updates) that is kept referenced and cancelled at stop."""
@@ -40,7 +42,8 @@ class Services:
         return task
 
 
-def build_services(settings: Settings, store: Store | None = None) -> Services:
+def build_services(settings: Settings, store: Store | None = None,
+                   clock: Callable[[], float] = time.time) -> Services:
     metrics = Metrics()
     store = store or connect(settings.redis_url, timeout=settings.redis_timeout)
     hasher = Hasher(settings.secret_key)
@@ -51,9 +54,10 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         max_entries=settings.cache_max_entries,
         max_age=settings.cache_max_age,
         on_propagation=metrics.revocation_propagation.observe,
+        clock=clock,
     )
     return Services(settings=settings, store=store, hasher=hasher, validator=validator, metrics=metrics,
-                    access_log=AccessLog() if settings.access_log else None)
+                    access_log=AccessLog() if settings.access_log else None, clock=clock)
 
 
 async def start(services: Services) -> None:

@@ -9,7 +9,6 @@ session id with the server key, so they need no storage and die with the session
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -84,7 +83,7 @@ async def create(request: web.Request, user_id: str) -> Session:
     services = request.app[SERVICES]
     sid = secrets.token_urlsafe(32)
     await services.store.put_ephemeral(
-        NAMESPACE, session_key(services.hasher, sid), {"user_id": user_id, "created_at": time.time()},
+        NAMESPACE, session_key(services.hasher, sid), {"user_id": user_id, "created_at": services.clock()},
         services.settings.login.session_ttl,
     )
     session = Session(sid=sid, user_id=user_id, fresh=True)
