@@ -98,32 +98,38 @@ class RedisRevocationBus:
         started = loop.time()
         proven = started  # the send time of the newest beat that came back (start: the grace of one timeout)
         next_beat = started
-        while True:
-            now = loop.time()
-            if now >= next_beat:
-                next_beat = now + interval
-                await self._beat(beat_channel, now, interval)
-            if loop.time() - proven > liveness_timeout:
-                raise _Silent(f"no beat came back within {liveness_timeout:g} s")
-            wait = max(0.0, min(next_beat, proven + liveness_timeout) - loop.time())
-            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
-            if not isinstance(msg, dict) or msg.get("type") != "message":
-                continue
-            channel = opt_text(msg.get("channel"))
-            if channel == ks.REVOCATION_CHANNEL:
-                on_message(opt_text(msg["data"]) or "")
-            elif channel == beat_channel:
-                try:
-                    sent = float(opt_text(msg["data"]) or "")
-                except ValueError:
+        beat: asyncio.Task[None] | None = None  # sent beside the reading, so a slow PUBLISH never delays a check
+        try:
+            while True:
+                now = loop.time()
+                if now >= next_beat:
+                    next_beat = now + interval
+                    if beat is None or beat.done():
+                        beat = asyncio.create_task(self._beat(beat_channel, now, liveness_timeout))
+                if now - proven > liveness_timeout:
+                    raise _Silent(f"no beat came back within {liveness_timeout:g} s")
+                wait = max(0.0, min(next_beat, proven + liveness_timeout) - loop.time()) + 0.001
+                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+                if not isinstance(msg, dict) or msg.get("type") != "message":
                     continue
-                proven = max(proven, sent)
-                report(True, f"beat returned in {(loop.time() - sent) * 1000:.1f} ms")
+                channel = opt_text(msg.get("channel"))
+                if channel == ks.REVOCATION_CHANNEL:
+                    on_message(opt_text(msg["data"]) or "")
+                elif channel == beat_channel:
+                    try:
+                        sent = float(opt_text(msg["data"]) or "")
+                    except ValueError:
+                        continue
+                    proven = max(proven, sent)
+                    report(True, f"beat returned in {(loop.time() - sent) * 1000:.1f} ms")
+        finally:
+            if beat is not None and not beat.done():
+                beat.cancel()
 
-    async def _beat(self, beat_channel: str, now: float, interval: float) -> None:
+    async def _beat(self, beat_channel: str, now: float, bound: float) -> None:
         """Publish one beat (its send time); a failure is only logged: the beat not coming back is what counts."""
         try:
-            await asyncio.wait_for(self._r.publish(beat_channel, repr(now)), interval)
+            await asyncio.wait_for(self._r.publish(beat_channel, repr(now)), bound)
         except _LOST as exc:
             log.debug("revocation beat not sent (%s)", type(exc).__name__)
 
