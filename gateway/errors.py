@@ -259,8 +259,12 @@ class ClientRedirect(GatewayError):
 
 
 class ThrottledError(GatewayError):
+    """429 + Retry-After at the token, revocation and introspection endpoints. RFC 6749 §5.2 defines no code for
+    "too many attempts" (`temporarily_unavailable` is the authorization endpoint's, `slow_down` RFC 8628's device
+    flow), so the code is `invalid_request`, the one every OAuth client handles, and the status says why."""
+
     status = 429
-    code = "slow_down"
+    code = "invalid_request"
 
     def __init__(self, retry_after: int, description: str = "too many failed attempts") -> None:
         super().__init__(description)

@@ -27,7 +27,12 @@ async def readyz(request: web.Request) -> web.Response:
         services.metrics.redis_errors.inc()
         checks["redis"] = "unreachable"
         ready = False
-    checks["revocation_subscription"] = services.validator.subscribed
+    subscribed = services.validator.subscribed
+    checks["revocation_subscription"] = subscribed
+    if not subscribed and services.settings.cache_enabled:
+        # Requests are still decided (each reads Redis), but this process is degraded: it cannot prove it hears
+        # revocations, so it takes every validation to Redis. Say so, so a balancer prefers a process that can.
+        ready = False
     return web.json_response({"ready": ready, **checks}, status=200 if ready else 503)
 
 

@@ -37,8 +37,13 @@ class Metrics:
         # Resolving label values to a child costs a lookup and a lock per call; requests repeat a few combinations.
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.subscribed = Gauge(
-            "scopegate_revocation_subscribed", "1 while the revocation channel is subscribed (cache trusted)",
+            "scopegate_revocation_subscribed", "1 while the revocation subscription is proven live: a beat published "
+            "through the write path came back within redis.subscription_timeout (cache trusted)",
             registry=self.registry,
+        )
+        self.subscription_lost = Counter(
+            "scopegate_revocation_subscription_lost_total", "Times the revocation subscription went down (stalled, "
+            "silent or disconnected); each time every cached fact was dropped", registry=self.registry,
         )
 
     def observe_request(self, route: str, decision: str, status: int, seconds: float) -> None:

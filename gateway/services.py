@@ -67,6 +67,8 @@ async def start(services: Services) -> None:
     def on_state(ok: bool) -> None:
         services.validator.on_subscription(ok)
         services.metrics.subscribed.set(1 if ok else 0)
+        if not ok:
+            services.metrics.subscription_lost.inc()
 
     async def scopes_then_subscribe() -> None:
         delay = 0.1
@@ -79,7 +81,8 @@ async def start(services: Services) -> None:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
         services.scopes_ready = True
-        await services.store.listen_revocations(services.validator.on_revocation, on_state)
+        await services.store.listen_revocations(services.validator.on_revocation, on_state,
+                                                liveness_timeout=settings.redis_subscription_timeout)
 
     services.spawn(scopes_then_subscribe(), "revocation-subscription")
     if services.access_log is not None:

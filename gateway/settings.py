@@ -82,6 +82,8 @@ class Settings:
     client_idle_timeout: float = 5.0  # a connection must deliver a complete request head within this of going idle
     max_body: int = 10 * 1024 * 1024
     redis_timeout: float = 0.5
+    # No proof within this that the revocation subscription delivers (redis.subscription_timeout): caches untrusted.
+    redis_subscription_timeout: float = 1.0
     cache_enabled: bool = True
     cache_max_entries: int = 100_000
     cache_max_age: float = 60.0
@@ -334,7 +336,7 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
     if code_ttl > 60:
         c.bad("tokens.code_ttl", "authorization codes live at most 60 seconds")
     timeouts = c.mapping(top.get("upstream_timeouts"), "upstream_timeouts", {"connect", "read"})
-    redis_cfg = c.mapping(top.get("redis"), "redis", {"timeout"})
+    redis_cfg = c.mapping(top.get("redis"), "redis", {"timeout", "subscription_timeout"})
     client_timeouts = c.mapping(top.get("client_timeouts"), "client_timeouts", {"idle"})
     cache = c.mapping(top.get("cache"), "cache", {"enabled", "max_entries", "max_age"})
     admin = c.mapping(top.get("admin"), "admin", {"secret_grace_period"})
@@ -381,6 +383,7 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         client_idle_timeout=c.number(client_timeouts, "idle", "client_timeouts", 5.0, minimum=0.1),
         max_body=int(c.number(top, "max_body", "", 10 * 1024 * 1024)),
         redis_timeout=c.number(redis_cfg, "timeout", "redis", 0.5),
+        redis_subscription_timeout=c.number(redis_cfg, "subscription_timeout", "redis", 1.0, minimum=0.05),
         cache_enabled=c.boolean(cache, "enabled", "cache", True),
         cache_max_entries=int(c.number(cache, "max_entries", "cache", 100_000, minimum=1)),
         cache_max_age=c.number(cache, "max_age", "cache", 60.0),

@@ -1,9 +1,9 @@
 """Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3.1, §3.2.1).
 
 Server-side applications use client_secret_basic or client_secret_post (exactly one); public applications send
-only their client_id and prove possession with PKCE instead. Failures are counted per client and per address
-in fixed windows; past the limit every attempt is refused with 429 before any secret is compared, so guessing
-cannot continue.
+only their client_id and prove possession with PKCE instead. Attempts are counted per source address (through
+`trusted_proxies`) before anything is compared, and given back when they succeed; past the limit the address is
+refused with 429 (gateway.portal.throttle states the policy).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from gateway.errors import InvalidClient, InvalidRequest, ThrottledError
 from gateway.httputil import single_params
 from gateway.keys import SERVICES
 from gateway.models import Application
-from gateway.portal.throttle import CLIENT_AUTH_FAILURES
+from gateway.network import client_address
+from gateway.portal.throttle import CLIENT_AUTH_FAILURES, Window, client_auth_windows
 
 log = logging.getLogger("scopegate.oauth.clientauth")
 
@@ -44,14 +45,13 @@ def _basic_credentials(request: web.Request) -> tuple[str, str] | None:
     return unquote(user.replace("+", " ")), unquote(password.replace("+", " "))
 
 
-async def _throttle_check(request: web.Request, keys: list[str]) -> None:
-    wait = await CLIENT_AUTH_FAILURES.retry_after(request.app[SERVICES], keys)
+async def _throttle_take(request: web.Request, windows: list[Window]) -> None:
+    wait = await CLIENT_AUTH_FAILURES.take(request.app[SERVICES], windows)
     if wait is not None:
-        raise ThrottledError(wait, "too many failed client authentications; retry later")
+        raise ThrottledError(wait, "too many failed client authentications from this address; retry later")
 
 
-async def _failed(request: web.Request, keys: list[str], description: str) -> InvalidClient:
-    await CLIENT_AUTH_FAILURES.failed(request.app[SERVICES], keys)
+def _failed(description: str) -> InvalidClient:
     log.info("client authentication failed")
     return InvalidClient(description)
 
@@ -78,15 +78,16 @@ async def authenticate_client(
             raise InvalidClient("the client_id parameter is missing (or use HTTP Basic authentication)")
         client_id, secret = p["client_id"], p.get("client_secret", "")
 
-    keys = [f"a:{request.remote or '-'}"]
-    if 0 < len(client_id) <= 128:
-        keys.append(f"c:{client_id}")
-    await _throttle_check(request, keys)
+    # Per source address only: a stranger cannot lock a client id out for callers with the right secret.
+    address = client_address(request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, []),
+                             services.settings.trusted_proxies)
+    windows = client_auth_windows(services, address)
+    await _throttle_take(request, windows)  # counted before any lookup or comparison; given back on success
     if not 0 < len(client_id) <= 128:
-        raise await _failed(request, keys, "the client_id parameter does not name a registered application")
+        raise _failed("the client_id parameter does not name a registered application")
     app = await services.store.get_app(client_id)
     if app is None:
-        raise await _failed(request, keys, "the client_id parameter does not name a registered application")
+        raise _failed("the client_id parameter does not name a registered application")
     if secret:
         hashes = await services.store.secret_hashes(client_id)
         # Compare against every live secret (current and any in its rotation grace) without stopping early.
@@ -94,8 +95,10 @@ async def authenticate_client(
         for stored in hashes:
             matched |= services.hasher.matches(secret, stored)
         if not matched:
-            raise await _failed(request, keys, "the client secret is not valid for this client")
+            raise _failed("the client secret is not valid for this client")
+        await CLIENT_AUTH_FAILURES.give_back(services, windows)
         return app
     if app.server_side or not allow_public:
-        raise await _failed(request, keys, "this client must authenticate with its client secret")
+        raise _failed("this client must authenticate with its client secret")
+    await CLIENT_AUTH_FAILURES.give_back(services, windows)
     return app  # a public client: it proves itself with PKCE at the token endpoint

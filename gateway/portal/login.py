@@ -23,11 +23,11 @@ from gateway import cookies
 from gateway.errors import ErrorPage, LoginRequired, SignInRequired, UpstreamUnavailable
 from gateway.httputil import read_form, single_params
 from gateway.keys import SERVICES
-from gateway.network import peer_in
+from gateway.network import client_address, peer_in
 from gateway.portal import sessions
 from gateway.portal.pages import redirect, render_page
 from gateway.portal.sessions import Session
-from gateway.portal.throttle import LOGIN_FAILURES
+from gateway.portal.throttle import KNOWN_SIGN_IN, KNOWN_SIGN_IN_TTL, LOGIN_FAILURES, sign_in_windows
 from gateway.security import constant_time_equal, hash_password, verify_password
 
 log = logging.getLogger("scopegate.portal.login")
@@ -217,8 +217,17 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _form(request, next_path, "Your sign-in form expired. Please try again.", 400)
 
     username = form.get("username", "")
-    keys = (f"u:{username[:128]}", f"a:{request.remote or '-'}")
-    wait = await LOGIN_FAILURES.retry_after(services, keys)
+    address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []), settings.trusted_proxies)
+    local, per_user = sign_in_windows(services, username, address)
+    # Counted before scrypt runs (given back on success), so parallel guesses cannot all be checked.
+    wait = await LOGIN_FAILURES.take(services, local)
+    if wait is None:
+        wait = await LOGIN_FAILURES.take(services, [per_user])
+        # The slower per-user window: once strangers have used it up, only addresses this user has signed in
+        # from before still get their password checked.
+        known = f"{username[:128]}|{address}"
+        if wait is not None and await services.store.get_ephemeral(KNOWN_SIGN_IN, known) is not None:
+            wait = None
     if wait is not None:
         resp = _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429)
         resp.headers["Retry-After"] = str(wait)
@@ -231,9 +240,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     stored = user.password_hash if user is not None else await _dummy_hash(request, loop)
     ok = await loop.run_in_executor(None, verify_password, form.get("password", ""), stored)
     if user is None or not ok:
-        await LOGIN_FAILURES.failed(services, keys)
         log.info("login failed")
         return _form(request, next_path, "Invalid username or password.", 401)
+    await LOGIN_FAILURES.give_back(services, [*local, per_user])
+    await services.store.put_ephemeral(KNOWN_SIGN_IN, f"{username[:128]}|{address}", {}, KNOWN_SIGN_IN_TTL)
 
     await sessions.destroy(request)
     await sessions.create(request, user.user_id)  # the middleware sets its cookie on the response

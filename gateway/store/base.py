@@ -36,7 +36,7 @@ class TokenReader(Protocol):
     ) -> tuple[Grant | None, AppState | None, int, int]: ...
 
     async def listen_revocations(
-        self, on_message: RevocationHandler, on_state: StateHandler, *, ping_interval: float = 1.0
+        self, on_message: RevocationHandler, on_state: StateHandler, *, liveness_timeout: float = 1.0
     ) -> None: ...
 
 
@@ -154,7 +154,7 @@ class EphemeralRecords(Protocol):
 class Counters(Protocol):
     """Fixed-window counters for throttling."""
 
-    async def hit_counter(self, namespace: str, key: str, window_seconds: int) -> int: ...
+    async def hit_counter(self, namespace: str, key: str, window_seconds: int, amount: int = 1) -> int: ...
 
     async def counter_value(self, namespace: str, key: str) -> tuple[int, int]: ...
 
@@ -173,7 +173,7 @@ class RevocationBus(Protocol):
     async def publish(self, event: Revocation) -> None: ...
 
     async def listen_revocations(
-        self, on_message: RevocationHandler, on_state: StateHandler, *, ping_interval: float = 1.0
+        self, on_message: RevocationHandler, on_state: StateHandler, *, liveness_timeout: float = 1.0
     ) -> None: ...
 
 

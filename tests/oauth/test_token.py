@@ -193,13 +193,14 @@ async def test_token_endpoint_requires_form_encoding(gw: Any) -> None:
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
 
 
-async def test_failed_client_auth_is_throttled_per_client(make_gateway: Any, echo_upstream: Any) -> None:
+async def test_failed_client_auth_is_throttled_per_address_not_per_client(make_gateway: Any,
+                                                                          echo_upstream: Any) -> None:
     from tests.oauth.helpers import STATIC_LOGIN
 
-    client, services = await make_gateway(echo_upstream.url, login=STATIC_LOGIN,
+    client, services = await make_gateway(echo_upstream.url, login=STATIC_LOGIN, trusted_proxies=["127.0.0.1/32"],
                                           client_auth={"max_failures": 3, "window": 60})
     reg = await register(services)
-    bad = {"Authorization": basic_header(reg.client_id, "sgcs_wrong")}
+    bad = {"Authorization": basic_header(reg.client_id, "sgcs_wrong"), "X-Forwarded-For": "203.0.113.5"}
     for _ in range(3):
         resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
                                  headers=bad)
@@ -208,9 +209,15 @@ async def test_failed_client_auth_is_throttled_per_client(make_gateway: Any, ech
                              headers=bad)
     assert resp.status == 429
     assert int(resp.headers["Retry-After"]) >= 1
-    # Even the right secret is refused while the window lasts: guessing cannot continue.
-    resp = await token_request(client, reg, {"grant_type": "refresh_token", "refresh_token": "x"})
+    assert (await resp.json())["error"] == "invalid_request"
+    # That address is refused whatever it sends while the window lasts; the client itself, elsewhere, is not.
+    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
+                             headers={**bad, "Authorization": basic_header(reg.client_id, reg.secret)})
     assert resp.status == 429
+    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
+                             headers={"Authorization": basic_header(reg.client_id, reg.secret),
+                                      "X-Forwarded-For": "198.51.100.7"})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_grant"
 
 
 async def test_failed_client_auth_is_throttled_per_address(make_gateway: Any, echo_upstream: Any) -> None:

@@ -40,6 +40,11 @@ async def test_redis_down_is_503_never_a_pass_and_recovers(make_gateway, echo_up
             break
         await asyncio.sleep(0.02)
     assert status == 200, body
+    # Ready again once the new subscription has proven itself (resubscribing backs off up to 2 s).
+    for _ in range(200):
+        if (await client.get("/readyz")).status == 200:
+            break
+        await asyncio.sleep(0.02)
     assert (await client.get("/readyz")).status == 200
 
 

@@ -121,7 +121,7 @@ async def test_pubsub_delivers_revocations(store: RedisStore) -> None:
 
     got: list[str] = []
     states: list[bool] = []
-    task = asyncio.create_task(store.listen_revocations(got.append, states.append, ping_interval=0.1))
+    task = asyncio.create_task(store.listen_revocations(got.append, states.append, liveness_timeout=0.4))
     try:
         for _ in range(100):
             if states:

@@ -71,7 +71,7 @@ class FakeReader:
         return self._facts(grant_id, client_id)
 
     async def listen_revocations(self, on_message: Callable[[str], None], on_state: Callable[[bool], None], *,
-                                 ping_interval: float = 1.0) -> None:
+                                 liveness_timeout: float = 1.0) -> None:
         return None
 
     def add(self, scopes: set[str], *, expires_in: float = 3600, clock: FakeClock) -> str:

@@ -49,11 +49,12 @@ class RedisCounters:
         self._r = conn.r
 
     @guarded
-    async def hit_counter(self, namespace: str, key: str, window_seconds: int) -> int:
-        """Increment a fixed-window counter; returns the count in the current window."""
+    async def hit_counter(self, namespace: str, key: str, window_seconds: int, amount: int = 1) -> int:
+        """Add `amount` (1; -1 gives a reserved attempt back) to a fixed-window counter; returns the count in the
+        current window. The window starts with the first change and is never extended (EXPIRE NX)."""
         k = ks.counter(namespace, key)
         async with self._r.pipeline(transaction=True) as p:
-            p.incr(k)
+            p.incrby(k, amount)
             p.expire(k, window_seconds, nx=True)
             n, _ = await p.execute()
         return integer(n)
