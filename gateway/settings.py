@@ -45,6 +45,7 @@ class LoginSettings:
     login_url: str = ""  # upstream_session: where to send a browser that is not
     return_param: str = "return_to"
     user_id_field: str = "user_id"
+    account_id_field: str = "account_id"  # upstream_session: the account the user acts for, when the response has it
     session_ttl: int = 8 * 3600
 
 
@@ -523,7 +524,7 @@ def _routes(c: _Checker, value: Any, scopes: dict[str, str]) -> tuple[Route, ...
 
 def _login(c: _Checker, value: Any) -> LoginSettings:
     d = c.mapping(value, "login", {"mode", "users", "header", "trusted_proxies", "session_url", "login_url",
-                                   "return_param", "user_id_field", "session_ttl"})
+                                   "return_param", "user_id_field", "account_id_field", "session_ttl"})
     mode = c.string(d, "mode", "login", "static")
     if mode not in ("static", "trusted_header", "upstream_session"):
         c.bad("login.mode", "must be static, trusted_header or upstream_session")
@@ -566,6 +567,7 @@ def _login(c: _Checker, value: Any) -> LoginSettings:
         login_url=login_url,
         return_param=c.string(d, "return_param", "login", "return_to"),
         user_id_field=c.string(d, "user_id_field", "login", "user_id"),
+        account_id_field=c.string(d, "account_id_field", "login", "account_id"),
         session_ttl=int(c.number(d, "session_ttl", "login", 8 * 3600, minimum=60)),
     )
 

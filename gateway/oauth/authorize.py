@@ -31,7 +31,7 @@ from gateway.httputil import read_form, single_params
 from gateway.keys import SERVICES
 from gateway.models import Application, Authorization, PendingCode
 from gateway.oauth.common import resolve_scopes
-from gateway.portal import sessions
+from gateway.portal import identity, sessions
 from gateway.portal.login import identity_still_matches, require_user
 from gateway.portal.pages import redirect, render_page
 from gateway.portal.sessions import Session
@@ -179,7 +179,8 @@ async def _consent_page(request: web.Request, req: AuthRequest, session: Session
         form_target=parse_redirect_uri(req.redirect_uri),
         title=f"Authorize {req.app.name}",
         app_name=req.app.name,
-        user_id=session.user_id,
+        **identity.consent_names(services.settings, services.hasher, session, req.app.owner,
+                                 parse_redirect_uri(req.redirect_uri).origin),
         scopes=[(s, services.settings.scopes[s]) for s in req.scopes],
         request_id=request_id,
         csrf=sessions.csrf_token(services.hasher, session),

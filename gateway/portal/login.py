@@ -76,8 +76,9 @@ def _valid_user_id(value: object) -> str | None:
     return value if isinstance(value, str) and _USER_ID.match(value) else None
 
 
-async def _upstream_user(request: web.Request) -> str | None:
-    """Ask the upstream, with the browser's cookies, who is logged in: 200 + JSON user id, else nobody."""
+async def _upstream_user(request: web.Request) -> tuple[str, str | None] | None:
+    """Ask the upstream, with the browser's cookies, who is logged in: 200 + JSON with the user id (and, when
+    present, the account id), else nobody."""
     services = request.app[SERVICES]
     login = services.settings.login
     state = request.app[LOGIN_STATE]
@@ -102,7 +103,12 @@ async def _upstream_user(request: web.Request) -> str | None:
         data = json.loads(body)
     except ValueError:
         return None
-    return _valid_user_id(data.get(login.user_id_field)) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    user_id = _valid_user_id(data.get(login.user_id_field))
+    if user_id is None:
+        return None
+    return user_id, _valid_user_id(data.get(login.account_id_field))
 
 
 def _header_user(request: web.Request) -> str | None:
@@ -125,22 +131,24 @@ async def require_user(request: web.Request, return_to: str) -> Session:
             return session
         raise SignInRequired("the user is not signed in",
                              location=f"/oauth/login?{urlencode({'next': return_to})}", redirect_status=303)
+    account: str | None = None
     if login.mode == "trusted_header":
         user_id = _header_user(request)
         if user_id is None:
             raise SignInRequired("You are not signed in through the single sign-on service.")
     else:
-        user_id = await _upstream_user(request)
-        if user_id is None:
+        found = await _upstream_user(request)
+        if found is None:
             back = services.settings.issuer + return_to  # from public_url, never from the request's Host
             sep = "&" if "?" in login.login_url else "?"
             raise SignInRequired(
                 "the user is not signed in",
                 location=f"{login.login_url}{sep}{quote(login.return_param)}={quote(back, safe='')}",
                 redirect_status=302)
-    if session is not None and session.user_id == user_id:
+        user_id, account = found
+    if session is not None and session.user_id == user_id and session.account_id == account:
         return session
-    return await sessions.create(request, user_id)
+    return await sessions.create(request, user_id, account)
 
 
 async def identity_still_matches(request: web.Request, session: Session) -> bool:
@@ -149,8 +157,10 @@ async def identity_still_matches(request: web.Request, session: Session) -> bool
     mode = request.app[SERVICES].settings.login.mode
     if mode == "static":
         return True  # the session is the identity
-    current = _header_user(request) if mode == "trusted_header" else await _upstream_user(request)
-    return current == session.user_id
+    if mode == "trusted_header":
+        return _header_user(request) == session.user_id
+    found = await _upstream_user(request)
+    return found is not None and found[0] == session.user_id
 
 
 async def session_for(request: web.Request, html: bool, return_to: str) -> Session:
@@ -176,12 +186,12 @@ def _login_csrf(request: web.Request, nonce: str) -> str:
     return request.app[SERVICES].hasher.hash("sglogin|" + nonce)
 
 
-def _form(request: web.Request, next_path: str, message: str, status: int) -> web.Response:
+def _form(request: web.Request, next_path: str, message: str, status: int, username: str = "") -> web.Response:
     # Login CSRF: the form token is tied to a nonce cookie, so a third-party site cannot log the browser in as
     # the attacker (who would then see what the victim authorizes).
     nonce = secrets.token_urlsafe(24)
     resp = render_page("login.html", status=status, title="Sign in", message=message, next=next_path,
-                       csrf=_login_csrf(request, nonce))
+                       csrf=_login_csrf(request, nonce), username=username)
     settings = request.app[SERVICES].settings
     resp.set_cookie(_LOGIN_NONCE_COOKIE, nonce, max_age=900, path="/oauth/login", httponly=True,
                     secure=settings.secure_cookies, samesite="Strict")
@@ -229,7 +239,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         if wait is not None and await services.store.get_ephemeral(KNOWN_SIGN_IN, known) is not None:
             wait = None
     if wait is not None:
-        resp = _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429)
+        resp = _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429,
+                     username=username[:128])
         resp.headers["Retry-After"] = str(wait)
         return resp
 
@@ -241,7 +252,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     ok = await loop.run_in_executor(None, verify_password, form.get("password", ""), stored)
     if user is None or not ok:
         log.info("login failed")
-        return _form(request, next_path, "Invalid username or password.", 401)
+        # The username stays in its field (only the password is asked again).
+        return _form(request, next_path, "Invalid username or password.", 401, username=username[:128])
     await LOGIN_FAILURES.give_back(services, [*local, per_user])
     await services.store.put_ephemeral(KNOWN_SIGN_IN, f"{username[:128]}|{address}", {}, KNOWN_SIGN_IN_TTL)
 

@@ -9,8 +9,10 @@ strings.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from importlib import resources
 
 import jinja2
 from aiohttp import web
@@ -19,10 +21,11 @@ from gateway.redirect_uri import RedirectUri
 
 # Every page of the authorization server is a security surface: it must never be framed (clickjacking of the
 # consent button), cached (it carries CSRF tokens and pending requests) or leak its URL (state, codes) in
-# Referer.
+# Referer. Scripts: none, except the one static file SCRIPT_PATH, admitted per response by a fresh nonce (never
+# 'unsafe-inline'); `page` fills the nonce in.
 PAGE_HEADERS: Mapping[str, str] = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'none'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
@@ -35,6 +38,16 @@ DEVELOPER_TOOLS_TABS = (
     ("authorized", "/account/authorized-applications", "Authorized Applications"),
     ("developer", "/account/developer/applications", "OAuth Applications"),
 )
+
+
+# The pages' one script (copy buttons), a static file served by the app (portal.setup_routes).
+SCRIPT_PATH = "/account/assets/pages.js"
+SCRIPT = resources.files("gateway.portal").joinpath("static", "pages.js").read_bytes()
+SCRIPT_HEADERS: Mapping[str, str] = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 
 def _date(ts: float) -> str:
@@ -76,20 +89,32 @@ def csp_source(origin: str) -> str:
     return origin
 
 
-def page(body: str, status: int = 200, *, form_target: RedirectUri | None = None) -> web.Response:
+def page(body: str, status: int = 200, *, form_target: RedirectUri | None = None,
+         script_nonce: str | None = None) -> web.Response:
     """An HTML page with the security headers. `form_target`: the validated redirect URI the page's form may end
-    up at (Chromium applies CSP form-action to redirects too, so the consent form needs the client's origin)."""
+    up at (Chromium applies CSP form-action to redirects too, so the consent form needs the client's origin).
+    `script_nonce`: the nonce of the page's one <script> element (SCRIPT_PATH); without it no script runs."""
     headers = dict(PAGE_HEADERS)
+    csp = headers["Content-Security-Policy"]
     if form_target is not None:
-        headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
-            "form-action 'self'", f"form-action 'self' {csp_source(form_target.origin)}")
+        csp = csp.replace("form-action 'self'", f"form-action 'self' {csp_source(form_target.origin)}")
+    if script_nonce is not None:
+        csp = csp.replace("script-src 'none'", f"script-src 'nonce-{script_nonce}'")
+    headers["Content-Security-Policy"] = csp
     return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=headers)
 
 
 def render_page(template: str, *, status: int = 200, form_target: RedirectUri | None = None,
                 **context: object) -> web.Response:
-    """A template as a page with the security headers (see `page`)."""
-    return page(render(template, **context), status=status, form_target=form_target)
+    """A template as a page with the security headers (see `page`); a fresh script nonce per response."""
+    nonce = secrets.token_urlsafe(18)
+    return page(render(template, script_nonce=nonce, script_path=SCRIPT_PATH, **context), status=status,
+                form_target=form_target, script_nonce=nonce)
+
+
+async def script(request: web.Request) -> web.Response:
+    """GET SCRIPT_PATH: the pages' static script."""
+    return web.Response(body=SCRIPT, content_type="text/javascript", charset="utf-8", headers=dict(SCRIPT_HEADERS))
 
 
 def error_page(title: str, message: str, status: int = 400) -> web.Response:

@@ -26,6 +26,7 @@ class Session:
     sid: str  # raw: lives only in memory and in the browser's cookie
     user_id: str
     fresh: bool = False  # just created: the response must set the cookie
+    account_id: str | None = None  # upstream_session: the account the upstream named (else the user is the account)
 
     def key(self, hasher: Hasher) -> str:
         return session_key(hasher, self.sid)
@@ -75,18 +76,21 @@ async def load(request: web.Request) -> Session | None:
     record = await services.store.get_ephemeral(NAMESPACE, session_key(services.hasher, sid))
     if record is None or not isinstance(record.get("user_id"), str):
         return None
-    return Session(sid=sid, user_id=record["user_id"])
+    account = record.get("account_id")
+    return Session(sid=sid, user_id=record["user_id"], account_id=account if isinstance(account, str) else None)
 
 
-async def create(request: web.Request, user_id: str) -> Session:
+async def create(request: web.Request, user_id: str, account_id: str | None = None) -> Session:
     """A new session (a new id at every login, so a planted cookie never becomes someone's session)."""
     services = request.app[SERVICES]
     sid = secrets.token_urlsafe(32)
+    record: dict[str, object] = {"user_id": user_id, "created_at": services.clock()}
+    if account_id is not None:
+        record["account_id"] = account_id
     await services.store.put_ephemeral(
-        NAMESPACE, session_key(services.hasher, sid), {"user_id": user_id, "created_at": services.clock()},
-        services.settings.login.session_ttl,
+        NAMESPACE, session_key(services.hasher, sid), record, services.settings.login.session_ttl,
     )
-    session = Session(sid=sid, user_id=user_id, fresh=True)
+    session = Session(sid=sid, user_id=user_id, fresh=True, account_id=account_id)
     request[FRESH_SESSION] = session  # the middleware sets the cookie on whatever response this request gets
     return session
 

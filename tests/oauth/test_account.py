@@ -95,13 +95,29 @@ async def test_html_page_lists_and_revokes_with_a_form(gw: Any) -> None:
     assert resp.headers["X-Frame-Options"] == "DENY"
     html = await resp.text()
     assert "Calendar &lt;Sync&gt;" in html and "events:read" in html
-    m = re.search(r'<form method="post" action="([^"]+)"><input type="hidden" name="csrf" value="([^"]+)">', html)
+    assert "View your calendar events" in html  # the scope's description, not only its name
+    assert "Your account" in html and "You (demo)" in html  # Account and Authorized by
+    # Revoke is two steps: the button is a link to a confirmation page; nothing is revoked by GET.
+    link = re.search(r'<a class="button secondary" href="([^"]+/revoke)"', html)
+    assert link
+    resp = await client.get(link.group(1), headers={"Accept": "text/html"})
+    assert resp.status == 200
+    confirm = await resp.text()
+    assert "Revoke Calendar &lt;Sync&gt;?" in confirm and "every token it holds for your account" in confirm
+    assert await services.store.get_authorization("1001", reg.client_id) is not None
+    m = re.search(r'<form method="post" action="([^"]+/revoke)">\n<input type="hidden" name="csrf" value="([^"]+)">',
+                  confirm)
     assert m
     resp = await client.post(m.group(1), data={"csrf": "forged"}, allow_redirects=False)
     assert resp.status == 403
     resp = await client.post(m.group(1), data={"csrf": m.group(2)}, allow_redirects=False)
     assert resp.status == 303
     assert await services.store.get_authorization("1001", reg.client_id) is None
+    # ... and the list says what happened.
+    resp = await client.get(resp.headers["Location"], headers={"Accept": "text/html"})
+    notice = await resp.text()
+    assert "Revoked Calendar &lt;Sync&gt;. Its tokens for your account stopped working" in notice
+    assert "You have not authorized any application." in notice
 
 
 async def test_html_page_without_session_redirects_to_login(gw: Any) -> None:

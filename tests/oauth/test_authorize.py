@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -188,7 +189,8 @@ async def test_published_app_any_user_may_authorize(gw: Any) -> None:
     reg = await register(services, owner="1001", published=True)
     await login(client, "alice", "alice-password-1")
     html = await consent_page(client, reg)
-    assert "2002" in html
+    assert "Signed in as <strong id=\"consent-user\">alice</strong>" in html
+    assert "Registered by <strong>demo</strong>" in html
 
 
 async def test_consent_page_headers_and_no_third_party_assets(gw: Any) -> None:
@@ -199,8 +201,14 @@ async def test_consent_page_headers_and_no_third_party_assets(gw: Any) -> None:
     assert resp.status == 200
     assert_page_headers(resp)
     html = await resp.text()
-    assert "http://" not in html.replace(reg.app.redirect_uri, "") and "https://" not in html
-    assert "<script" not in html
+    # The one absolute URL is the client's origin, in "Authorizing will redirect to ..." (no asset from it).
+    origin = "https://client.example"
+    assert "http://" not in html and html.count("https://") == 1 and f"<strong>{origin}</strong>" in html
+    # The one script is the app's own static file, admitted by this response's nonce (never 'unsafe-inline').
+    scripts = re.findall(r"<script[^>]*>", html)
+    nonce = re.search(r"script-src 'nonce-([^']+)'", resp.headers["Content-Security-Policy"])
+    assert nonce and scripts == [f'<script src="/account/assets/pages.js" nonce="{nonce.group(1)}" defer>']
+    assert "unsafe-inline" not in resp.headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
     resp = await client.get("/oauth/login")
     assert_page_headers(resp)
 

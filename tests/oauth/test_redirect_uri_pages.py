@@ -195,7 +195,7 @@ async def test_consent_csp_names_exactly_the_registered_origin(gw: Any, uri: str
     only_frame_ancestors_none(csp)
     directives = [d.strip() for d in csp.split(";")]
     assert f"form-action 'self' {origin}" in directives, csp
-    assert csp.count(";") == 4, csp  # the five directives of PAGE_HEADERS, none added
+    assert csp.count(";") == 5, csp  # the six directives of PAGE_HEADERS, none added
     assert resp.headers["X-Frame-Options"] == "DENY"
 
 

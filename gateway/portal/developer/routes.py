@@ -16,7 +16,7 @@ from gateway.errors import CsrfRejected, ErrorPage, GatewayError, Invalid, NotFo
 from gateway.httputil import read_form
 from gateway.keys import REQUEST_ID, SERVICES
 from gateway.models import Application
-from gateway.portal import sessions
+from gateway.portal import identity, sessions
 from gateway.portal.developer import PATH
 from gateway.portal.developer.api import app_json, json_object, json_response
 from gateway.portal.developer.forms import check_fields, form_fields
@@ -28,6 +28,7 @@ from gateway.portal.developer.views import (
     form_page,
     list_page,
 )
+from gateway.portal.identity import Viewer
 from gateway.portal.login import require_user, session_for
 from gateway.portal.negotiation import is_form, prefers_html
 from gateway.portal.pages import redirect
@@ -56,6 +57,10 @@ def _actor(request: web.Request, session: Session) -> Actor:
 
 def _csrf(services: Services, session: Session) -> str:
     return sessions.csrf_token(services.hasher, session)
+
+
+def _viewer(services: Services, session: Session) -> Viewer:
+    return identity.viewer(services.settings, services.hasher, session)
 
 
 async def _owned(services: Services, session: Session, client_id: str) -> Application:
@@ -110,7 +115,7 @@ async def list_apps(request: web.Request) -> web.StreamResponse:
         body = {"applications": [app_json(a) for a in apps], "csrf_token": _csrf(services, session)}
         return json_response(body)
     notice = NOTICES.get(request.query.get("done", ""), "")
-    return list_page(services.settings, apps, notice=notice)
+    return list_page(services.settings, _viewer(services, session), apps, notice=notice)
 
 
 async def new_form(request: web.Request) -> web.StreamResponse:
@@ -118,7 +123,7 @@ async def new_form(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     # Defaults from the manual: every scope ticked, Server-Side Application on.
     values = {"name": "", "redirect_uri": "", "server_side": True, "scopes": list(services.settings.scopes)}
-    return form_page(services.settings, _csrf(services, session), values, form_id=secrets.token_urlsafe(16))
+    return form_page(services.settings, _viewer(services, session), values, form_id=secrets.token_urlsafe(16))
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -133,7 +138,7 @@ async def create(request: web.Request) -> web.StreamResponse:
                                          partial=False)
         except Invalid as exc:
             # Re-render with what was typed: the user loses nothing and sees the message next to the field.
-            page = form_page(services.settings, _csrf(services, session), fields, errors=exc.fields,
+            page = form_page(services.settings, _viewer(services, session), fields, errors=exc.fields,
                              form_id=form_id, status=422)
             return page
         # A reload (or double click) of the POST must not register a second application: the first submission of
@@ -142,7 +147,7 @@ async def create(request: web.Request) -> web.StreamResponse:
                 _FORM_NAMESPACE, services.hasher.hash(f"sgdevform|{session.user_id}|{form_id}"),
                 services.settings.login.session_ttl) > 1:
             apps = await services.store.list_apps(session.user_id)
-            return list_page(services.settings, apps, notice=ALREADY_SUBMITTED)
+            return list_page(services.settings, _viewer(services, session), apps, notice=ALREADY_SUBMITTED)
     else:
         fields = await json_object(request)
         check_fields(fields)
@@ -154,7 +159,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     # Rendered straight into this response (never a redirect carrying the secret): the page headers already say
     # no-store, so neither the browser's cache nor a proxy keeps it.
     apps = await services.store.list_apps(session.user_id)
-    return list_page(services.settings, apps, created=reg)
+    return list_page(services.settings, _viewer(services, session), apps, created=reg)
 
 
 async def edit_form(request: web.Request) -> web.StreamResponse:
@@ -167,7 +172,7 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
         return json_response(app_json(app))
     values = {"name": app.name, "redirect_uri": app.redirect_uri, "server_side": app.server_side,
               "scopes": list(app.scopes)}
-    return form_page(services.settings, _csrf(services, session), values, app=app)
+    return form_page(services.settings, _viewer(services, session), values, app=app)
 
 
 async def update(request: web.Request) -> web.StreamResponse:
@@ -186,7 +191,7 @@ async def update(request: web.Request) -> web.StreamResponse:
     except Invalid as exc:
         if not html:
             raise
-        page = form_page(services.settings, _csrf(services, session), fields, app=before, errors=exc.fields,
+        page = form_page(services.settings, _viewer(services, session), fields, app=before, errors=exc.fields,
                          status=422)
         return page
     except NotFound as exc:  # deleted (in another tab) between the ownership check and the write
@@ -202,7 +207,7 @@ async def delete_confirm(request: web.Request) -> web.StreamResponse:
     session = await require_user(request, f"{PATH}/{client_id}/delete")
     services = request.app[SERVICES]
     app = await _owned_for(request, session, True, client_id)
-    return delete_page(app, _csrf(services, session))
+    return delete_page(app, _viewer(services, session))
 
 
 async def delete(request: web.Request) -> web.StreamResponse:

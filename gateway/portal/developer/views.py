@@ -10,6 +10,7 @@ from gateway.applications import Registered
 from gateway.models import Application
 from gateway.portal.developer import PATH
 from gateway.portal.developer.forms import EDITABLE, field_message
+from gateway.portal.identity import Viewer
 from gateway.portal.pages import render_page
 from gateway.settings import Settings
 
@@ -21,14 +22,14 @@ ALREADY_SUBMITTED = ("This form was already submitted and the application was cr
                      "shown once; if you did not copy it, delete the application and register a new one.")
 
 
-def list_page(settings: Settings, apps: Sequence[Application], *, created: Registered | None = None,
-              notice: str = "", status: int = 200) -> web.Response:
+def list_page(settings: Settings, viewer: Viewer, apps: Sequence[Application], *,
+              created: Registered | None = None, notice: str = "", status: int = 200) -> web.Response:
     return render_page("developer_list.html", status=status, title="OAuth Applications", size="wide",
-                       active="developer", path=PATH, apps=apps, created=created, notice=notice,
+                       active="developer", path=PATH, apps=apps, created=created, notice=notice, viewer=viewer,
                        catalog_size=len(settings.scopes))
 
 
-def form_page(settings: Settings, csrf: str, values: Mapping[str, object], *, app: Application | None = None,
+def form_page(settings: Settings, viewer: Viewer, values: Mapping[str, object], *, app: Application | None = None,
               errors: Mapping[str, str] | None = None, form_id: str = "", status: int = 200) -> web.Response:
     """The register form (app is None) or the edit form, filled with `values` (what the user typed, on errors)."""
     errors = errors or {}
@@ -40,7 +41,7 @@ def form_page(settings: Settings, csrf: str, values: Mapping[str, object], *, ap
         title, action, submit = f"Edit {app.name}", f"{PATH}/{app.client_id}", "Save"
     return render_page(
         "developer_form.html", status=status, title=title, size="wide", active="developer", path=PATH,
-        app=app, action=action, submit=submit, csrf=csrf, form_id=form_id,
+        app=app, action=action, submit=submit, csrf=viewer.csrf, viewer=viewer, form_id=form_id,
         name=values.get("name", ""), redirect_uri=values.get("redirect_uri", ""),
         server_side=bool(values.get("server_side")), ticked=ticked, catalog=list(settings.scopes.items()),
         errors={k: field_message(k, v) for k, v in errors.items() if k in EDITABLE},
@@ -48,10 +49,10 @@ def form_page(settings: Settings, csrf: str, values: Mapping[str, object], *, ap
     )
 
 
-def delete_page(app: Application, csrf: str) -> web.Response:
+def delete_page(app: Application, viewer: Viewer) -> web.Response:
     """The confirmation step of Delete: says what happens to live tokens before anything is done."""
     return render_page("developer_delete.html", title=f"Delete {app.name}", size="wide", active="developer",
-                       path=PATH, app=app, csrf=csrf)
+                       path=PATH, app=app, csrf=viewer.csrf, viewer=viewer)
 
 
 NOT_FOUND_PAGE = ("Application not found", "There is no such application among yours.")  # title, message
