@@ -1,7 +1,8 @@
 """Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3.1, §3.2.1).
 
-Server-side applications use client_secret_basic or client_secret_post (exactly one); public applications send
-only their client_id and prove possession with PKCE instead. Failures are counted per client and per address
+Server-side applications use client_secret_basic or client_secret_post (exactly one); public applications
+(Server-Side off) have no secret: they send only their client_id (`none`) and prove possession with PKCE; any
+secret they send is refused, and they cannot introspect. Failures are counted per client and per address
 in fixed windows; past the limit every attempt is refused with 429 before any secret is compared, so guessing
 cannot continue.
 """
@@ -87,6 +88,15 @@ async def authenticate_client(
     app = await services.store.get_app(client_id)
     if app is None:
         raise await _failed(request, keys, "the client_id parameter does not name a registered application")
+    if not app.server_side:
+        # A public client has no secret (none is issued or stored): a secret it sends is refused, never compared,
+        # and it cannot use an endpoint that needs a credential (introspection).
+        if secret:
+            raise await _failed(request, keys, "this client is public (Server-Side off): it has no client secret; "
+                                "send only client_id and prove possession with PKCE")
+        if not allow_public:
+            raise await _failed(request, keys, "a public client (Server-Side off) cannot authenticate here")
+        return app  # a public client: it proves itself with PKCE at the token endpoint
     if secret:
         hashes = await services.store.secret_hashes(client_id)
         # Compare against every live secret (current and any in its rotation grace) without stopping early.
@@ -96,6 +106,4 @@ async def authenticate_client(
         if not matched:
             raise await _failed(request, keys, "the client secret is not valid for this client")
         return app
-    if app.server_side or not allow_public:
-        raise await _failed(request, keys, "this client must authenticate with its client secret")
-    return app  # a public client: it proves itself with PKCE at the token endpoint
+    raise await _failed(request, keys, "this client must authenticate with its client secret")

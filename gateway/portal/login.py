@@ -26,6 +26,7 @@ from gateway.keys import SERVICES
 from gateway.network import peer_in
 from gateway.portal import sessions
 from gateway.portal.pages import redirect, render_page
+from gateway.portal.pending import form_target
 from gateway.portal.sessions import Session
 from gateway.portal.throttle import LOGIN_FAILURES
 from gateway.security import constant_time_equal, hash_password, verify_password
@@ -176,12 +177,14 @@ def _login_csrf(request: web.Request, nonce: str) -> str:
     return request.app[SERVICES].hasher.hash("sglogin|" + nonce)
 
 
-def _form(request: web.Request, next_path: str, message: str, status: int) -> web.Response:
+async def _form(request: web.Request, next_path: str, message: str, status: int) -> web.Response:
     # Login CSRF: the form token is tied to a nonce cookie, so a third-party site cannot log the browser in as
     # the attacker (who would then see what the victim authorizes).
     nonce = secrets.token_urlsafe(24)
+    # Signing in on the way to an authorization request may end at the client (a returning user's code, or an
+    # error): the form may lead to its verified redirect URI, as the consent page's does (gateway.portal.pending).
     resp = render_page("login.html", status=status, title="Sign in", message=message, next=next_path,
-                       csrf=_login_csrf(request, nonce))
+                       csrf=_login_csrf(request, nonce), form_target=await form_target(request, next_path))
     settings = request.app[SERVICES].settings
     resp.set_cookie(_LOGIN_NONCE_COOKIE, nonce, max_age=900, path="/oauth/login", httponly=True,
                     secure=settings.secure_cookies, samesite="Strict")
@@ -195,7 +198,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     if mode != "static":
         await require_user(request, next_path)
         return redirect(next_path, status=303)
-    return _form(request, next_path, "", 200)
+    return await _form(request, next_path, "", 200)
 
 
 async def _dummy_hash(request: web.Request, loop: asyncio.AbstractEventLoop) -> str:
@@ -214,13 +217,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     next_path = safe_local_path(form.get("next")) or _DEFAULT_AFTER_LOGIN
     nonce = request.cookies.get(_LOGIN_NONCE_COOKIE, "")
     if not nonce or not constant_time_equal(_login_csrf(request, nonce), form.get("csrf", "")):
-        return _form(request, next_path, "Your sign-in form expired. Please try again.", 400)
+        return await _form(request, next_path, "Your sign-in form expired. Please try again.", 400)
 
     username = form.get("username", "")
     keys = (f"u:{username[:128]}", f"a:{request.remote or '-'}")
     wait = await LOGIN_FAILURES.retry_after(services, keys)
     if wait is not None:
-        resp = _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429)
+        resp = await _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429)
         resp.headers["Retry-After"] = str(wait)
         return resp
 
@@ -233,7 +236,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if user is None or not ok:
         await LOGIN_FAILURES.failed(services, keys)
         log.info("login failed")
-        return _form(request, next_path, "Invalid username or password.", 401)
+        return await _form(request, next_path, "Invalid username or password.", 401)
 
     await sessions.destroy(request)
     await sessions.create(request, user.user_id)  # the middleware sets its cookie on the response
