@@ -122,7 +122,7 @@ def test_unpublished_app_non_owner_signs_in_and_access_denied_reaches_the_client
 class _Catcher(http.server.BaseHTTPRequestHandler):
     received: list[str]
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.received.append(self.path)
         body = b"You can close this window."
         self.send_response(200)
@@ -131,7 +131,7 @@ class _Catcher(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 
@@ -230,14 +230,14 @@ _SPA = b"""<!doctype html><meta charset="utf-8"><title>SPA</title><p id="status"
 
 
 class _Static(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(_SPA)))
         self.end_headers()
         self.wfile.write(_SPA)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 
