@@ -87,11 +87,17 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "maxLength": 2000,
             "description": "Absolute https URL (http only for loopback), at most 2000 characters: a DNS name or IP "
             "literal host, optional port 1-65535, RFC 3986 path and query; no fragment, userinfo, wildcard, "
-            "whitespace or quotes. Stored and returned normalized (lowercase scheme and host, no default port)",
+            "whitespace or quotes. Stored and returned normalized (lowercase scheme and host, no default port). "
+            "A public application (server_side false) may also register a private-use scheme with a dot "
+            "(com.example.app:/callback, RFC 8252 §7.1); its loopback IP URIs (http://127.0.0.1/cb, "
+            "http://[::1]/cb) match any port at authorization time (§7.3), localhost only its exact port",
         },
         "server_side": {
             "type": "boolean",
-            "description": "Keeps a client secret; false means a public PKCE client",
+            "description": "true (default): a confidential client with a client secret; false: a public client "
+            "(mobile, desktop, single-page app) with no secret, which sends only client_id and must use PKCE S256. "
+            "Turning it on issues a secret (returned once in the response's client_secret); turning it off "
+            "deletes every secret",
         },
         "scopes": {
             "type": "array",
@@ -114,6 +120,14 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "properties": {
                 "client_id": {"type": "string"},
                 **app_fields,
+                "client_type": {"type": "string", "enum": ["confidential", "public"],
+                                "description": "confidential: server_side true; public: server_side false"},
+                "token_endpoint_auth_methods": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]},
+                    "description": "How it authenticates at the token and revocation endpoints: its client "
+                    "secret, or none (client_id only, with PKCE)",
+                },
                 "owner": {"type": "string", "description": "User id of the registering user"},
                 "created_at": {"type": "number", "description": "Unix time"},
                 "updated_at": {"type": "number", "description": "Unix time"},
@@ -123,6 +137,8 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 "name",
                 "redirect_uri",
                 "server_side",
+                "client_type",
+                "token_endpoint_auth_methods",
                 "scopes",
                 "owner",
                 "published",
@@ -150,10 +166,25 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "properties": {
                         "client_secret": {
                             "type": "string",
-                            "description": "Shown this once; only its keyed hash is stored",
+                            "description": "Shown this once; only its keyed hash is stored. Absent for a public "
+                            "application (server_side false): it has no secret",
                         }
                     },
-                    "required": ["client_secret"],
+                },
+            ],
+        },
+        "EditedApplication": {
+            "allOf": [
+                _ref("Application"),
+                {
+                    "type": "object",
+                    "properties": {
+                        "client_secret": {
+                            "type": "string",
+                            "description": "Present only when this edit turned server_side on: the new secret, "
+                            "shown this once",
+                        }
+                    },
                 },
             ],
         },
@@ -285,7 +316,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "patch": _op(
                 "Edit an application; the client id and secret do not change; unticked scopes leave live "
                 "tokens at once",
-                {**_ok("The edited application", _ref("Application")), **_NOT_FOUND, **_INVALID},
+                {**_ok("The edited application", _ref("EditedApplication")), **_NOT_FOUND, **_INVALID},
                 body=_body(_ref("ApplicationChanges")),
                 params=[client_id],
                 op_id="editApplication",
@@ -301,7 +332,8 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "/admin/applications/{client_id}/secret": {
             "post": _op(
                 "Rotate the client secret; the old one works for the configured grace period",
-                {**_ok("The new secret, shown this once", _ref("RotatedSecret")), **_NOT_FOUND},
+                {**_ok("The new secret, shown this once", _ref("RotatedSecret")), **_NOT_FOUND,
+                 "409": {"description": "A public application (server_side false) has no secret to rotate"}},
                 params=[client_id],
                 op_id="rotateSecret",
             ),

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import jsonbody
-from gateway.applications import Registered
+from gateway.applications import Edited, Registered
 from gateway.errors import AdminError, Invalid
 from gateway.models import Application, Authorization
 
@@ -73,8 +73,12 @@ def application(app: Application) -> dict[str, object]:
     return app.public_dict()
 
 
-def registered(reg: Registered) -> dict[str, object]:
-    return {**application(reg.application), "client_secret": reg.client_secret}
+def registered(reg: Registered | Edited) -> dict[str, object]:
+    """An application with the secret issued by this request (shown once); a public one has none."""
+    body = application(reg.application)
+    if reg.client_secret is not None:
+        body["client_secret"] = reg.client_secret
+    return body
 
 
 def rotated(client_id: str, secret: str, previous_valid_until: float | None) -> dict[str, object]:

@@ -58,9 +58,8 @@ async def edit_application(request: web.Request) -> web.Response:
             raise Invalid({fixed: "cannot be changed"})
     # The service publishes the change: every gateway drops its cached view of this application at once, so an
     # unticked scope is gone from live tokens on the next request.
-    after = await ApplicationService(services).edit(audit.actor(request), client_id, body)
-    new = schemas.application(after)
-    return schemas.json_response(new)
+    edited = await ApplicationService(services).edit(audit.actor(request), client_id, body)
+    return schemas.json_response(schemas.registered(edited))
 
 
 @routes.delete("/admin/applications/{client_id}")

@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 
 from gateway import audit
 from gateway.audit import Actor, AuditAction
-from gateway.errors import Invalid, NotFound, StoreUnavailable
+from gateway.errors import Conflict, Invalid, NotFound, StoreUnavailable
 from gateway.events import ApplicationChanged
 from gateway.models import Application
-from gateway.redirect_uri import RedirectUriError, parse_redirect_uri
+from gateway.redirect_uri import RedirectUriError, check_kind, parse_redirect_uri
 from gateway.security import Hasher, TokenKind, mint, random_id
 from gateway.services import Services
 from gateway.store.base import ApplicationRegistry
@@ -28,13 +28,23 @@ log = logging.getLogger("scopegate.applications")
 @dataclass(frozen=True, slots=True)
 class Registered:
     application: Application
-    client_secret: str  # shown once, never stored raw
+    client_secret: str | None  # shown once, never stored raw; None for a public application (it has none)
+
+
+@dataclass(frozen=True, slots=True)
+class Edited:
+    application: Application
+    client_secret: str | None  # issued by this edit (Server-Side turned on): shown once, never stored raw
 
 
 def validate_fields(
-    fields: Mapping[str, object], catalog: Sequence[str], *, partial: bool
+    fields: Mapping[str, object], catalog: Sequence[str], *, partial: bool, server_side: bool = True,
+    redirect_uri: str | None = None,
 ) -> dict[str, object]:
-    """Check the editable fields; raises Invalid naming every bad field. Returns the normalized values."""
+    """Check the editable fields; raises Invalid naming every bad field. Returns the normalized values.
+
+    `server_side` and `redirect_uri`: the application's current values (an edit): the redirect URI must suit the
+    kind of application it ends up as (private-use schemes only with Server-Side off, `gateway.redirect_uri`)."""
     problems: dict[str, str] = {}
     out: dict[str, object] = {}
     allowed = {"name", "redirect_uri", "server_side", "scopes", "published", "owner"}
@@ -61,6 +71,16 @@ def validate_fields(
                 problems[flag] = "must be true or false"
             else:
                 out[flag] = fields[flag]
+    kind = out.get("server_side", server_side)
+    uri = out.get("redirect_uri", redirect_uri)
+    if isinstance(uri, str) and isinstance(kind, bool) and "server_side" not in problems:
+        try:
+            check_kind(parse_redirect_uri(uri), server_side=kind)
+        except RedirectUriError as exc:
+            problems["redirect_uri" if "redirect_uri" in out else "server_side"] = (
+                str(exc) if "redirect_uri" in out else
+                "cannot be turned on while the redirect URI uses a private-use scheme; change the redirect URI "
+                "to an https URL first")
     if "scopes" in fields:
         scopes = fields["scopes"]
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
@@ -93,15 +113,17 @@ async def register(
         client_id=random_id(16),
         name=str(values["name"]),
         redirect_uri=str(values["redirect_uri"]),
-        server_side=bool(values.get("server_side", True)),
+        server_side=bool(values.get("server_side", True)),  # the default of the register form
         scopes=tuple(values.get("scopes", tuple(catalog))),  # type: ignore[arg-type]
         owner=str(values["owner"]),
         published=bool(values.get("published", False)),
         created_at=now,
         updated_at=now,
     )
-    secret = mint(TokenKind.CLIENT_SECRET)
-    await store.create_app(app, hasher.hash(secret))
+    # A public application (Server-Side off) has no secret: PKCE instead. One is issued if Server-Side is turned
+    # on later (ApplicationService.edit).
+    secret = mint(TokenKind.CLIENT_SECRET) if app.server_side else None
+    await store.create_app(app, hasher.hash(secret) if secret is not None else None)
     return Registered(app, secret)
 
 
@@ -110,10 +132,11 @@ async def edit(
 ) -> Application:
     if "owner" in fields:
         raise Invalid({"owner": "cannot be changed"})
-    values = validate_fields(fields, catalog, partial=True)
     app = await store.get_app(client_id)
     if app is None:
         raise NotFound(f"no application {client_id!r}")
+    values = validate_fields(fields, catalog, partial=True, server_side=app.server_side,
+                             redirect_uri=app.redirect_uri)
     updated = replace(app, **values, updated_at=time.time())  # type: ignore[arg-type]
     if not await store.update_app(updated):
         raise NotFound(f"no application {client_id!r}")
@@ -147,23 +170,41 @@ class ApplicationService:
         return reg
 
     async def edit(self, actor: Actor, client_id: str, fields: Mapping[str, object], *,
-                   before: Application | None = None) -> Application:
-        """Apply `fields`; NotFound if the application is gone, Invalid naming each bad field."""
+                   before: Application | None = None) -> Edited:
+        """Apply `fields`; NotFound if the application is gone, Invalid naming each bad field.
+
+        Turning Server-Side on issues a client secret (the rotation path, shown once: `Edited.client_secret`);
+        turning it off deletes every secret (a public client has none, and one it sends is refused anyway)."""
         if before is None:
             before = await self._services.store.get_app(client_id)
             if before is None:
                 raise NotFound(f"no application {client_id!r}")
         after = await edit(self._services.store, self.catalog, client_id, fields)
+        secret: str | None = None
+        if after.server_side and not before.server_side:
+            await self._services.store.delete_secrets(client_id)  # nothing from its public days survives
+            secret = (await self.rotate_secret(actor, client_id)).client_secret
+        elif before.server_side and not after.server_side:
+            await self._services.store.delete_secrets(client_id)
+            await audit.record(self._services, actor, AuditAction.SECRET_ROTATED, client_id=client_id,
+                               grace_seconds=0, deleted=True)
         self._services.validator.invalidate(ApplicationChanged(client_id))
         old, new = before.public_dict(), after.public_dict()
         changes = {k: {"from": old[k], "to": new[k]} for k in fields if k in new and old[k] != new[k]}
         await audit.record(self._services, actor, AuditAction.APPLICATION_UPDATED, client_id=client_id,
                            changes=changes)
-        return after
+        return Edited(after, secret)
 
     async def rotate_secret(self, actor: Actor, client_id: str) -> RotatedSecret:
-        """A new secret; the old one keeps working for `secret_grace_period` seconds. NotFound if gone."""
+        """A new secret; the old one keeps working for `secret_grace_period` seconds. NotFound if gone; Conflict
+        for a public application (it has no secret: turn Server-Side on, which issues one)."""
         services = self._services
+        app = await services.store.get_app(client_id)
+        if app is None:
+            raise NotFound(f"no application {client_id!r}")
+        if not app.server_side:
+            raise Conflict("this application is public (Server-Side off) and has no client secret; turn "
+                           "Server-Side on to issue one")
         grace = services.settings.secret_grace_period
         secret = mint(TokenKind.CLIENT_SECRET)
         if not await services.store.rotate_secret(client_id, services.hasher.hash(secret), grace):

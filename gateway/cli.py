@@ -146,7 +146,8 @@ def explain(settings: Settings, method: str, path: str, route: Route | None) -> 
     scopes = " ".join(route.scopes)
     holding, lacking = ("holding", "lacking") if len(route.scopes) == 1 else ("holding all of", "lacking any of")
     rows = [
-        ("without a token", f'401 (WWW-Authenticate: Bearer realm="{settings.realm}")'),
+        ("without a token", f'401 (WWW-Authenticate: Bearer realm="{settings.realm}", '
+                            f'resource_metadata="{settings.resource_metadata_url}")'),
         ("with an invalid, expired or revoked token", "401 invalid_token"),
         (f"with a token {lacking} {scopes}",
          f'403 insufficient_scope (WWW-Authenticate: Bearer ..., scope="{scopes}")'),

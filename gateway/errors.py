@@ -136,6 +136,10 @@ class MethodNotAllowed(ProxyError):
     status = 405
     code = "method_not_allowed"
 
+    def __init__(self, description: str = "", *, allow: str = "", reason: str | None = None) -> None:
+        super().__init__(description, reason=reason)
+        self.allow = allow  # the `Allow` header of the answer
+
 
 class PayloadTooLarge(ProxyError):
     status = 413

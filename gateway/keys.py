@@ -16,3 +16,8 @@ ROUTE_ID = web.RequestKey("route_id", str)
 DECISION = web.RequestKey("decision", str)
 REASON = web.RequestKey("reason", str)
 REQUEST_ID = web.RequestKey("request_id", str)
+
+# CORS (gateway.oauth.cors): set by an endpoint browser apps may call; "" = answer with `Vary: Origin` only, else
+# the value of `Access-Control-Allow-Origin`. The middleware writes the headers on every response to the request,
+# errors included. Never set on a page (authorize, consent, sign-in, account, developer).
+CORS_ALLOW = web.RequestKey("cors_allow", str)

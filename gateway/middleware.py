@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway import errors
-from gateway.keys import DECISION, REASON, REQUEST_ID, ROUTE_ID, SERVICES
+from gateway.keys import CORS_ALLOW, DECISION, REASON, REQUEST_ID, ROUTE_ID, SERVICES
 from gateway.portal import pages, sessions
 from gateway.redirect_uri import with_params
 
@@ -57,14 +57,17 @@ def browser_response(exc: errors.SignInRequired | errors.ErrorPage | errors.Clie
     return pages.error_page(exc.title, exc.description, status=exc.status)
 
 
-def error_response(exc: errors.GatewayError, realm: str) -> web.Response:
-    """Map an error of the tree to its JSON response (RFC 6750 §3, RFC 6749 §5.2)."""
+def error_response(exc: errors.GatewayError, realm: str, resource_metadata: str | None = None) -> web.Response:
+    """Map an error of the tree to its JSON response (RFC 6750 §3, RFC 6749 §5.2). `resource_metadata`: the RFC
+    9728 document a bearer challenge names, so a client that starts from a 401 finds the authorization server."""
     body: dict[str, object] = {"error": exc.code}
     if exc.description:
         body["error_description"] = exc.description
     headers: dict[str, str] = {"Cache-Control": "no-store"}
     if isinstance(exc, errors.BearerError):
         challenge = f'Bearer realm="{_quote(realm)}"'
+        if resource_metadata is not None:
+            challenge += f', resource_metadata="{_quote(resource_metadata)}"'
         if isinstance(exc, errors.MissingCredentials):
             # RFC 6750 §3.1: a request without credentials gets a challenge with no error code.
             body = {"error": "unauthorized", "error_description": exc.description or "a bearer token is required"}
@@ -82,6 +85,8 @@ def error_response(exc: errors.GatewayError, realm: str) -> web.Response:
         headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, errors.Invalid):
         body["fields"] = exc.fields
+    elif isinstance(exc, errors.MethodNotAllowed) and exc.allow:
+        headers["Allow"] = exc.allow
     return web.Response(status=exc.status, text=json.dumps(body), content_type=_JSON, headers=headers)
 
 
@@ -111,7 +116,9 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         if isinstance(exc, _BROWSER):
             response = browser_response(exc, services.settings.issuer)
         else:
-            response = error_response(exc, services.settings.realm)
+            # RFC 9728 §5.1: the proxy's challenges name the protected resource metadata (not the admin API's).
+            resource = services.settings.resource_metadata_url if request.match_info.route.name == "proxy" else None
+            response = error_response(exc, services.settings.realm, resource)
         status = response.status
     except web.HTTPException as exc:
         status = exc.status
@@ -131,6 +138,11 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
                                        request.get(REASON, ""), status, elapsed)
     if not response.prepared:
         response.headers.setdefault("X-Request-Id", request_id)
+        cors = request.get(CORS_ALLOW)
+        if cors is not None:  # an endpoint browser apps call (gateway.oauth.cors): its errors are readable too
+            response.headers.add("Vary", "Origin")
+            if cors:
+                response.headers["Access-Control-Allow-Origin"] = cors
         fresh = request.get(sessions.FRESH_SESSION)
         if fresh is not None:  # a session begun by this request: every response to it sets the cookie
             sessions.set_cookie(response, request, fresh)

@@ -20,12 +20,24 @@ class Application:
     updated_at: float
     epoch: int = 0  # bumped by a bulk revocation of the whole client
 
+    @property
+    def client_type(self) -> str:
+        """RFC 6749 §2.1: "confidential" (Server-Side on: a client secret) or "public" (PKCE, no secret)."""
+        return "confidential" if self.server_side else "public"
+
+    @property
+    def auth_methods(self) -> tuple[str, ...]:
+        """How it authenticates at the token and revocation endpoints (RFC 8414 names)."""
+        return ("client_secret_basic", "client_secret_post") if self.server_side else ("none",)
+
     def public_dict(self) -> dict[str, object]:
         return {
             "client_id": self.client_id,
             "name": self.name,
             "redirect_uri": self.redirect_uri,
             "server_side": self.server_side,
+            "client_type": self.client_type,
+            "token_endpoint_auth_methods": list(self.auth_methods),
             "scopes": list(self.scopes),
             "owner": self.owner,
             "published": self.published,
@@ -85,6 +97,7 @@ class PendingCode:
     scopes: tuple[str, ...]
     code_challenge: str | None
     expires_at: int
+    redirect_uri_given: bool = True  # False: the authorization request omitted it (one registered URI)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,18 @@ Normalized: scheme and host lowercased, IPv6 compressed, the scheme's default po
 percent-encoding upper-cased with encoded unreserved characters decoded (RFC 3986 §6.2.2). Parsing a normalized
 value gives it back unchanged.
 
-This module is the one place that decides what a redirect URI is and when two are the same: a later rule for
-public clients (any port on a loopback IP literal, RFC 8252 §7.3; private-use schemes such as `com.example.app:/cb`,
-§7.1) belongs in `parse_redirect_uri` (another branch per scheme) and `RedirectUri.matches`.
+Kinds of application (RFC 8252, native apps):
+- every application: `https` URLs, and `http` on loopback hosts (for development);
+- public applications (Server-Side off) also: private-use URI schemes (§7.1) whose scheme is a reverse domain name
+  with at least one dot, in the form `com.example.app:/path` (single-word schemes such as `myapp:`, and
+  `javascript:`, `data:`, `file:` and the like, are refused). `check_kind` says which kind may register which.
+
+Matching (`RedirectUri.matches`): the same normalized URI (no prefix or pattern matching, RFC 9700 §4.1.3), except
+that for public applications a registered loopback IP literal (`http://127.0.0.1[:port]/path`,
+`http://[::1][:port]/path`) matches the same URI on any port (RFC 8252 §7.3: desktop apps listen on an ephemeral
+port). `localhost` keeps its exact port (§8.3 discourages it; a name can resolve elsewhere).
+
+This module is the one place that decides what a redirect URI is and when two are the same.
 """
 
 from __future__ import annotations
@@ -31,6 +40,10 @@ MAX_HOST = 253
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+# A private-use scheme: a reverse domain name, at least two labels (RFC 8252 §7.1).
+_PRIVATE_SCHEME = re.compile(r"[a-z][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)+")
+_ABSOLUTE = ("must be an absolute https URL (or, for an application with Server-Side off, a loopback http URL or a "
+             "private-use scheme such as com.example.app:/callback)")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # a last label a browser would read as (part of) an IPv4 address
 _PORT = re.compile(r"[0-9]{1,5}")
@@ -49,24 +62,41 @@ class RedirectUriError(ValueError):
 class RedirectUri:
     """A validated, normalized redirect URI; `str()` is the value to store and to redirect to."""
 
-    scheme: str  # lowercase: "https" or "http"
-    host: str  # lowercase DNS name, dotted IPv4, or compressed IPv6 in brackets
+    scheme: str  # lowercase: "https", "http", or a private-use scheme such as "com.example.app"
+    host: str  # lowercase DNS name, dotted IPv4, or compressed IPv6 in brackets ("" for a private-use scheme)
     port: int | None  # None: the scheme's default port
     path_and_query: str  # starts with "/"
 
     @property
+    def private_use(self) -> bool:
+        """A private-use scheme (`com.example.app:/cb`): only public applications may register one."""
+        return self.scheme not in DEFAULT_PORTS
+
+    @property
     def origin(self) -> str:
-        """`scheme://host[:port]`, made only of characters a CSP source expression may carry."""
+        """`scheme://host[:port]` (for a private-use scheme: `scheme:`), made only of characters a CSP source
+        expression may carry. A browser's `Origin` header can only ever equal the origin of an http(s) URI."""
+        if self.private_use:
+            return f"{self.scheme}:"
         return f"{self.scheme}://{self.host}" if self.port is None else f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def loopback(self) -> bool:
-        return _is_loopback(self.host)
+        return not self.private_use and _is_loopback(self.host)
 
-    def matches(self, presented: RedirectUri) -> bool:
-        """Whether `presented` (from an authorization or token request) is this registered URI: today the same
-        normalized URI (RFC 9700 §4.1.3: no prefix or pattern matching)."""
-        return self == presented
+    @property
+    def loopback_ip(self) -> bool:
+        """`http` on a loopback IP literal (not `localhost`): any port matches for public clients (RFC 8252 §7.3)."""
+        return self.scheme == "http" and self.host != "localhost" and _is_loopback(self.host)
+
+    def matches(self, presented: RedirectUri, *, public: bool = False) -> bool:
+        """Whether `presented` (from an authorization or token request) is this registered URI: the same
+        normalized URI (RFC 9700 §4.1.3: no prefix or pattern matching); for a public client (`public`), a
+        loopback IP literal on any port with the same path and query (RFC 8252 §7.3)."""
+        if self == presented:
+            return True
+        return (public and self.loopback_ip and presented.scheme == self.scheme and presented.host == self.host
+                and presented.path_and_query == self.path_and_query)
 
     def __str__(self) -> str:
         return self.origin + self.path_and_query
@@ -85,21 +115,60 @@ def parse_redirect_uri(text: object) -> RedirectUri:
     if not text.isascii():
         raise RedirectUriError("must contain only ASCII characters (punycode the host, percent-encode the path)")
     scheme_match = _SCHEME.match(text)
-    if scheme_match is None or not text.startswith("//", scheme_match.end()):
-        raise RedirectUriError("must be an absolute https URL")
+    if scheme_match is None:
+        raise RedirectUriError(_ABSOLUTE)
     scheme = scheme_match.group()[:-1].lower()
-    if scheme not in DEFAULT_PORTS:
-        raise RedirectUriError("must be an absolute https URL")
-    return _parse_web(scheme, text[scheme_match.end() + 2:])
+    if scheme in DEFAULT_PORTS:
+        if not text.startswith("//", scheme_match.end()):
+            raise RedirectUriError(_ABSOLUTE)
+        return _parse_web(scheme, text[scheme_match.end() + 2:])
+    if _PRIVATE_SCHEME.fullmatch(scheme) is None:
+        # Single-word schemes (`myapp:`) can be claimed by any app; javascript:, data:, file: are not redirects.
+        raise RedirectUriError(_ABSOLUTE)
+    return _parse_private(scheme, text[scheme_match.end():])
 
 
-def redirect_uri_matches(registered: str, presented: str) -> bool:
+def check_kind(uri: RedirectUri, *, server_side: bool) -> None:
+    """Whether an application of this kind may register `uri`: private-use schemes only with Server-Side off
+    (a native app, RFC 8252 §7.1); https and loopback http for both."""
+    if server_side and uri.private_use:
+        raise RedirectUriError("must be an https URL for a Server-Side application (private-use schemes such as "
+                               "com.example.app:/callback are for apps with Server-Side off)")
+
+
+def resolve_redirect_uri(registered: str, presented: str | None, *, public: bool) -> RedirectUri:
+    """The URI an authorization request redirects to: the presented one (normalized) when it matches the
+    registered one (for a public client a loopback IP URI on any port), or the registered one when the request
+    omitted it (RFC 6749 §3.1.2.3: an application has exactly one). RedirectUriError when the registered value no
+    longer parses or the presented one does not match."""
+    target = parse_redirect_uri(registered)
+    if presented is None:
+        return target
+    candidate = parse_redirect_uri(presented)
+    if not target.matches(candidate, public=public):
+        raise RedirectUriError("does not match the registered redirect URI")
+    return candidate
+
+
+def redirect_uri_matches(registered: str, presented: str, *, public: bool = False) -> bool:
     """Whether a presented redirect URI names the registered one. A registered value that no longer parses (stored
     before validation was strict) matches nothing."""
     try:
-        return parse_redirect_uri(registered).matches(parse_redirect_uri(presented))
+        return parse_redirect_uri(registered).matches(parse_redirect_uri(presented), public=public)
     except RedirectUriError:
         return False
+
+
+def _parse_private(scheme: str, rest: str) -> RedirectUri:
+    """`rest`: what follows `scheme:`; RFC 8252 §7.1's form is `com.example.app:/path`."""
+    if "*" in rest:
+        raise RedirectUriError("must not contain a wildcard")
+    if "#" in rest:
+        raise RedirectUriError("must not have a fragment")
+    if not rest.startswith("/") or rest.startswith("//"):
+        raise RedirectUriError("must have the form com.example.app:/path (a private-use scheme, one slash, "
+                               "RFC 8252 §7.1)")
+    return RedirectUri(scheme, "", None, _path_and_query(rest))
 
 
 def _parse_web(scheme: str, rest: str) -> RedirectUri:

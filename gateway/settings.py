@@ -118,6 +118,18 @@ class Settings:
     def issuer(self) -> str:
         return self.public_url.rstrip("/")
 
+    @property
+    def resource_metadata_path(self) -> str:
+        """RFC 9728 §3.1: the well-known name inserted between the host and the path of the resource
+        (`public_url`)."""
+        return "/.well-known/oauth-protected-resource" + urlsplit(self.public_url).path.rstrip("/")
+
+    @property
+    def resource_metadata_url(self) -> str:
+        """The protected resource metadata document that every 401/403 challenge names (`resource_metadata`)."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}{self.resource_metadata_path}"
+
 
 # --- YAML with line numbers ---------------------------------------------------------------------------------
 

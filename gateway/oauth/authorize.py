@@ -34,8 +34,9 @@ from gateway.oauth.common import resolve_scopes
 from gateway.portal import identity, sessions
 from gateway.portal.login import identity_still_matches, require_user
 from gateway.portal.pages import redirect, render_page
+from gateway.portal.pending import VerifiedClient, verify_client
 from gateway.portal.sessions import Session
-from gateway.redirect_uri import RedirectUriError, parse_redirect_uri, redirect_uri_matches, with_params
+from gateway.redirect_uri import parse_redirect_uri, redirect_uri_matches, with_params
 from gateway.security import TokenKind, mint, valid_code_challenge
 
 PENDING = "consent"
@@ -48,44 +49,15 @@ _PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code
 @dataclass(frozen=True, slots=True)
 class AuthRequest:
     app: Application
-    redirect_uri: str
+    redirect_uri: str  # the verified target (for a public client's loopback URI, with the port it asked for)
     scopes: tuple[str, ...]
     state: str | None
     code_challenge: str | None
+    redirect_uri_given: bool = True  # omitted at authorize: the token request must omit it or send the same
 
 
-async def _verify_client(request: web.Request) -> tuple[Application, str, str | None]:
-    """Client and redirect URI first: until both hold, nothing may redirect (errors are pages)."""
-    try:
-        p = single_params(request.query, ("client_id", "redirect_uri", "state"))
-    except OAuthError as exc:
-        raise ErrorPage("Invalid request", exc.description) from None
-    client_id = p.get("client_id")
-    if not client_id:
-        raise ErrorPage("Invalid request", "The client_id parameter is missing.")
-    app = await request.app[SERVICES].store.get_app(client_id) if len(client_id) <= 128 else None
-    if app is None:
-        raise ErrorPage("Unknown application", "The client_id parameter does not name a registered application.")
-    redirect_uri = p.get("redirect_uri")
-    if redirect_uri is None:
-        raise ErrorPage("Invalid request", "The redirect_uri parameter is missing.")
-    try:
-        registered = parse_redirect_uri(app.redirect_uri)
-    except RedirectUriError:  # stored before registration validated strictly: never redirect to it
-        raise ErrorPage("Invalid application", "The application's registered redirect URI is not valid; its "
-                        "owner must correct it.") from None
-    # The same URI after RFC 3986 normalisation (gateway.redirect_uri), never a prefix or pattern (RFC 9700
-    # §4.1.3). From here on only the registered, normalized URI is used.
-    try:
-        matches = registered.matches(parse_redirect_uri(redirect_uri))
-    except RedirectUriError:
-        matches = False
-    if not matches:
-        raise ErrorPage("Invalid request", "The redirect_uri parameter does not match the registered redirect URI.")
-    return app, str(registered), p.get("state")
-
-
-def _parse(request: web.Request, app: Application, redirect_uri: str, state: str | None) -> AuthRequest:
+def _parse(request: web.Request, client: VerifiedClient) -> AuthRequest:
+    app = client.app
     settings = request.app[SERVICES].settings
     p = single_params(request.query, _PARAMS)
     response_type = p.get("response_type")
@@ -110,7 +82,7 @@ def _parse(request: web.Request, app: Application, redirect_uri: str, state: str
             raise InvalidRequest("the code_challenge_method parameter must be S256")
         if not valid_code_challenge(challenge):
             raise InvalidRequest("the code_challenge parameter is not a valid S256 challenge")
-    return AuthRequest(app, redirect_uri, scopes, state, challenge)
+    return AuthRequest(app, str(client.redirect_uri), scopes, client.state, challenge, client.redirect_uri_given)
 
 
 async def issue_code(request: web.Request, req: AuthRequest, user_id: str, status: int) -> web.Response:
@@ -120,7 +92,8 @@ async def issue_code(request: web.Request, req: AuthRequest, user_id: str, statu
         services.hasher.hash(raw_code),
         PendingCode(client_id=req.app.client_id, user_id=user_id, redirect_uri=req.redirect_uri,
                     scopes=req.scopes, code_challenge=req.code_challenge,
-                    expires_at=int(time.time()) + services.settings.code_ttl),
+                    expires_at=int(time.time()) + services.settings.code_ttl,
+                    redirect_uri_given=req.redirect_uri_given),
     )
     params = {"code": raw_code}
     if req.state is not None:
@@ -130,9 +103,10 @@ async def issue_code(request: web.Request, req: AuthRequest, user_id: str, statu
 
 
 async def authorize(request: web.Request) -> web.StreamResponse:
-    app, redirect_uri, state = await _verify_client(request)
+    client = await verify_client(request, request.query)
+    app, redirect_uri, state = client.app, str(client.redirect_uri), client.state
     try:
-        req = _parse(request, app, redirect_uri, state)
+        req = _parse(request, client)
     except OAuthError as exc:
         raise ClientRedirect(redirect_uri, state, exc) from None
     prompt = request.query.get("prompt", "")
@@ -168,6 +142,7 @@ async def _consent_page(request: web.Request, req: AuthRequest, session: Session
             "user_id": session.user_id,
             "client_id": req.app.client_id,
             "redirect_uri": req.redirect_uri,
+            "redirect_uri_given": req.redirect_uri_given,
             "scopes": list(req.scopes),
             "state": req.state,
             "code_challenge": req.code_challenge,
@@ -176,7 +151,7 @@ async def _consent_page(request: web.Request, req: AuthRequest, session: Session
     )
     return render_page(
         "consent.html",
-        form_target=parse_redirect_uri(req.redirect_uri),
+        form_target=parse_redirect_uri(req.redirect_uri),  # verified by verify_client, as the sign-in page's
         title=f"Authorize {req.app.name}",
         app_name=req.app.name,
         **identity.consent_names(services.settings, services.hasher, session, req.app.owner,
@@ -213,7 +188,7 @@ async def consent(request: web.Request) -> web.StreamResponse:
     redirect_uri = str(pending["redirect_uri"])
     state = pending.get("state")
     state = state if isinstance(state, str) else None
-    if app is None or not redirect_uri_matches(app.redirect_uri, redirect_uri):
+    if app is None or not redirect_uri_matches(app.redirect_uri, redirect_uri, public=not app.server_side):
         raise ErrorPage("Application changed", "The application was changed or removed; start again.")
     decision = form.get("decision")
     if decision == "deny":
@@ -242,5 +217,6 @@ async def consent(request: web.Request) -> web.StreamResponse:
     })
     code_challenge = pending.get("code_challenge")
     req = AuthRequest(app, redirect_uri, scopes, state,
-                      code_challenge if isinstance(code_challenge, str) else None)
+                      code_challenge if isinstance(code_challenge, str) else None,
+                      pending.get("redirect_uri_given") is not False)
     return await issue_code(request, req, session.user_id, 303)

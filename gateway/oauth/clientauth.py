@@ -1,7 +1,8 @@
 """Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3.1, §3.2.1).
 
-Server-side applications use client_secret_basic or client_secret_post (exactly one); public applications send
-only their client_id and prove possession with PKCE instead. Attempts are counted per source address (through
+Server-side applications use client_secret_basic or client_secret_post (exactly one); public applications
+(Server-Side off) have no secret: they send only their client_id (`none`) and prove possession with PKCE; any
+secret they send is refused, and they cannot introspect. Attempts are counted per source address (through
 `trusted_proxies`) before anything is compared, and given back when they succeed; past the limit the address is
 refused with 429 (gateway.portal.throttle states the policy).
 """
@@ -88,6 +89,16 @@ async def authenticate_client(
     app = await services.store.get_app(client_id)
     if app is None:
         raise _failed("the client_id parameter does not name a registered application")
+    if not app.server_side:
+        # A public client has no secret (none is issued or stored): a secret it sends is refused, never compared,
+        # and it cannot use an endpoint that needs a credential (introspection).
+        if secret:
+            raise _failed("this client is public (Server-Side off): it has no client secret; send only client_id "
+                          "and prove possession with PKCE")
+        if not allow_public:
+            raise _failed("a public client (Server-Side off) cannot authenticate here")
+        await CLIENT_AUTH_FAILURES.give_back(services, windows)
+        return app  # a public client: it proves itself with PKCE at the token endpoint
     if secret:
         hashes = await services.store.secret_hashes(client_id)
         # Compare against every live secret (current and any in its rotation grace) without stopping early.
@@ -98,7 +109,4 @@ async def authenticate_client(
             raise _failed("the client secret is not valid for this client")
         await CLIENT_AUTH_FAILURES.give_back(services, windows)
         return app
-    if app.server_side or not allow_public:
-        raise _failed("this client must authenticate with its client secret")
-    await CLIENT_AUTH_FAILURES.give_back(services, windows)
-    return app  # a public client: it proves itself with PKCE at the token endpoint
+    raise _failed("this client must authenticate with its client secret")

@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway.errors import InvalidRequest
 from gateway.httputil import NO_STORE, read_form, single_params
 from gateway.keys import SERVICES
+from gateway.oauth import cors
 from gateway.oauth.clientauth import authenticate_client
 from gateway.security import TokenKind, well_formed
 
@@ -16,7 +17,9 @@ from gateway.security import TokenKind, well_formed
 async def revoke(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     store, hasher = services.store, services.hasher
+    cors.vary(request)
     form = await read_form(request)
+    await cors.allow_app_origin(request, form)  # before anything can fail: a browser app reads its errors too
     app = await authenticate_client(request, form)
     p = single_params(form, ("token", "token_type_hint"))
     raw = p.get("token")

@@ -21,6 +21,7 @@ from gateway.httputil import NO_STORE, read_form, single_params
 from gateway.issuance import IssuedTokens, continue_grant, start_grant
 from gateway.keys import SERVICES
 from gateway.models import Application
+from gateway.oauth import cors
 from gateway.oauth.clientauth import authenticate_client
 from gateway.oauth.common import resolve_scopes
 from gateway.redirect_uri import redirect_uri_matches
@@ -34,7 +35,9 @@ def _grant_error(description: str) -> OAuthError:
 
 
 async def token(request: web.Request) -> web.Response:
+    cors.vary(request)
     form = await read_form(request)
+    await cors.allow_app_origin(request, form)  # before anything can fail: a browser app reads its errors too
     grant_type = single_params(form, ("grant_type",)).get("grant_type")
     if grant_type is None:
         raise InvalidRequest("the grant_type parameter is missing")
@@ -64,8 +67,6 @@ async def _authorization_code(
     raw_code = p.get("code")
     if raw_code is None:
         raise InvalidRequest("the code parameter is missing")
-    if "redirect_uri" not in p:
-        raise InvalidRequest("the redirect_uri parameter is missing")
     if not well_formed(raw_code, TokenKind.CODE):
         raise _grant_error("the code parameter is not a valid authorization code")
     code_hash = hasher.hash(raw_code)
@@ -83,9 +84,13 @@ async def _authorization_code(
     if pending.expires_at < time.time():
         raise _grant_error("the code parameter has expired")
     # The code is bound to the redirect URI of its request (compared in normalized form, gateway.redirect_uri),
-    # and that URI must still be the registered one.
-    if not (redirect_uri_matches(pending.redirect_uri, p["redirect_uri"])
-            and redirect_uri_matches(app.redirect_uri, pending.redirect_uri)):
+    # and that URI must still be the registered one (a public client's loopback URI: on any port). A request
+    # that omitted it (the app has exactly one) lets the token request omit it too, or send the same one.
+    presented = p.get("redirect_uri")
+    if presented is None and pending.redirect_uri_given:
+        raise InvalidRequest("the redirect_uri parameter is missing (the authorization request had one)")
+    if not ((presented is None or redirect_uri_matches(pending.redirect_uri, presented))
+            and redirect_uri_matches(app.redirect_uri, pending.redirect_uri, public=not app.server_side)):
         raise _grant_error("the redirect_uri parameter does not match the authorization request")
     verifier = p.get("code_verifier")
     if pending.code_challenge is not None:

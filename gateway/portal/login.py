@@ -26,6 +26,7 @@ from gateway.keys import SERVICES
 from gateway.network import client_address, peer_in
 from gateway.portal import sessions
 from gateway.portal.pages import redirect, render_page
+from gateway.portal.pending import form_target
 from gateway.portal.sessions import Session
 from gateway.portal.throttle import KNOWN_SIGN_IN, KNOWN_SIGN_IN_TTL, LOGIN_FAILURES, sign_in_windows
 from gateway.security import constant_time_equal, hash_password, verify_password
@@ -186,12 +187,15 @@ def _login_csrf(request: web.Request, nonce: str) -> str:
     return request.app[SERVICES].hasher.hash("sglogin|" + nonce)
 
 
-def _form(request: web.Request, next_path: str, message: str, status: int, username: str = "") -> web.Response:
+async def _form(request: web.Request, next_path: str, message: str, status: int, username: str = "") -> web.Response:
     # Login CSRF: the form token is tied to a nonce cookie, so a third-party site cannot log the browser in as
     # the attacker (who would then see what the victim authorizes).
     nonce = secrets.token_urlsafe(24)
+    # Signing in on the way to an authorization request may end at the client (a returning user's code, or an
+    # error): the form may lead to its verified redirect URI, as the consent page's does (gateway.portal.pending).
     resp = render_page("login.html", status=status, title="Sign in", message=message, next=next_path,
-                       csrf=_login_csrf(request, nonce), username=username)
+                       csrf=_login_csrf(request, nonce), username=username,
+                       form_target=await form_target(request, next_path))
     settings = request.app[SERVICES].settings
     resp.set_cookie(_LOGIN_NONCE_COOKIE, nonce, max_age=900, path="/oauth/login", httponly=True,
                     secure=settings.secure_cookies, samesite="Strict")
@@ -205,7 +209,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     if mode != "static":
         await require_user(request, next_path)
         return redirect(next_path, status=303)
-    return _form(request, next_path, "", 200)
+    return await _form(request, next_path, "", 200)
 
 
 async def _dummy_hash(request: web.Request, loop: asyncio.AbstractEventLoop) -> str:
@@ -224,7 +228,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     next_path = safe_local_path(form.get("next")) or _DEFAULT_AFTER_LOGIN
     nonce = request.cookies.get(_LOGIN_NONCE_COOKIE, "")
     if not nonce or not constant_time_equal(_login_csrf(request, nonce), form.get("csrf", "")):
-        return _form(request, next_path, "Your sign-in form expired. Please try again.", 400)
+        return await _form(request, next_path, "Your sign-in form expired. Please try again.", 400)
 
     username = form.get("username", "")
     address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []), settings.trusted_proxies)
@@ -239,8 +243,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         if wait is not None and await services.store.get_ephemeral(KNOWN_SIGN_IN, known) is not None:
             wait = None
     if wait is not None:
-        resp = _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429,
-                     username=username[:128])
+        resp = await _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429,
+                           username=username[:128])
         resp.headers["Retry-After"] = str(wait)
         return resp
 
@@ -253,7 +257,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if user is None or not ok:
         log.info("login failed")
         # The username stays in its field (only the password is asked again).
-        return _form(request, next_path, "Invalid username or password.", 401, username=username[:128])
+        return await _form(request, next_path, "Invalid username or password.", 401, username=username[:128])
     await LOGIN_FAILURES.give_back(services, [*local, per_user])
     await services.store.put_ephemeral(KNOWN_SIGN_IN, f"{username[:128]}|{address}", {}, KNOWN_SIGN_IN_TTL)
 

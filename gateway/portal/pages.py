@@ -77,7 +77,8 @@ def render(template: str, **context: object) -> str:
     return _ENV.get_template(template).render(**context)
 
 
-_CSP_SOURCE = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*://[A-Za-z0-9.\-\[\]:]+")
+# `scheme://host[:port]`, or a private-use scheme-source (`com.example.app:`, a reverse domain name).
+_CSP_SOURCE = re.compile(r"[A-Za-z][A-Za-z0-9.\-]*://[A-Za-z0-9.\-\[\]:]+|[a-z][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)+:")
 
 
 def csp_source(origin: str) -> str:

@@ -107,10 +107,12 @@ def code_to_json(pending: PendingCode) -> str:
         "scopes": list(pending.scopes),
         "code_challenge": pending.code_challenge,
         "expires_at": pending.expires_at,
+        "redirect_uri_given": pending.redirect_uri_given,
     })
 
 
 def code_from_json(raw: str) -> PendingCode:
     d = json.loads(raw)
     return PendingCode(client_id=d["client_id"], user_id=d["user_id"], redirect_uri=d["redirect_uri"],
-                       scopes=tuple(d["scopes"]), code_challenge=d["code_challenge"], expires_at=int(d["expires_at"]))
+                       scopes=tuple(d["scopes"]), code_challenge=d["code_challenge"], expires_at=int(d["expires_at"]),
+                       redirect_uri_given=d.get("redirect_uri_given") is not False)

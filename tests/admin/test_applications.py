@@ -33,13 +33,15 @@ async def test_secret_never_returned_by_get_list_or_patch(env):
         assert resp.status == 200
         text = await resp.text()
         assert secret not in text
-        assert "client_secret" not in text
+        assert '"client_secret":' not in text
     one = await (await env.admin.get(f"/admin/applications/{cid}", headers=AUTH)).json()
     assert set(one) == {
         "client_id",
         "name",
         "redirect_uri",
         "server_side",
+        "client_type",
+        "token_endpoint_auth_methods",
         "scopes",
         "owner",
         "published",
@@ -145,6 +147,9 @@ async def test_non_json_content_type_is_400(env):
 async def test_public_client_and_chosen_scopes(env):
     created = await env.create(server_side=False, scopes=["events:write", "contacts:read"], published=True)
     assert created["server_side"] is False
+    assert created["client_type"] == "public" and created["token_endpoint_auth_methods"] == ["none"]
+    assert "client_secret" not in created  # a public application has no secret
+    assert await env.services.store.secret_hashes(created["client_id"]) == []
     assert created["published"] is True
     assert created["scopes"] == ["contacts:read", "events:write"]  # catalog order
 
@@ -173,7 +178,10 @@ async def test_patch_keeps_client_id_and_secret(env):
     assert edited["server_side"] is False and edited["published"] is True
     assert edited["scopes"] == ["events:read"]
     assert edited["owner"] == "1001" and edited["created_at"] == created["created_at"]
-    assert await env.services.store.secret_hashes(cid) == before == [env.services.hasher.hash(secret)]
+    # Server-Side turned off: the application became public, and its secret is deleted.
+    assert before == [env.services.hasher.hash(secret)]
+    assert await env.services.store.secret_hashes(cid) == []
+    assert edited["client_type"] == "public" and edited["token_endpoint_auth_methods"] == ["none"]
     got = await (await env.admin.get(f"/admin/applications/{cid}", headers=AUTH)).json()
     assert got == edited
 

@@ -130,5 +130,6 @@ def test_public_app_with_pkce(stack: GatewayProcess, redis_url: str) -> None:
     assert call(stack, "GET", "/v1/contacts", token["access_token"]).status_code == 401
 
     dump, logs = redis_dump(redis_url), stack.logs()
-    for value in (token["access_token"], token["refresh_token"], code, app["client_secret"], verifier):
+    assert "client_secret" not in app  # a public application has no secret
+    for value in (token["access_token"], token["refresh_token"], code, verifier):
         assert value not in dump and value not in logs

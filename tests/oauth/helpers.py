@@ -50,7 +50,7 @@ async def register(services: Services, *, owner: str = "1001", server_side: bool
     if scopes is not None:
         fields["scopes"] = scopes
     reg = await applications.register(services.store, services.hasher, list(services.settings.scopes), fields)
-    return Registered(reg.application, reg.client_secret)
+    return Registered(reg.application, reg.client_secret or "")  # "": a public application has no secret
 
 
 def field(html: str, name: str) -> str:

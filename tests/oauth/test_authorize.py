@@ -45,13 +45,14 @@ async def test_redirect_uri_must_match_exactly_else_error_page(gw: Any, redirect
     assert_page_headers(resp)
 
 
-async def test_missing_redirect_uri_is_an_error_page(gw: Any) -> None:
+async def test_missing_redirect_uri_means_the_one_registered(gw: Any) -> None:
+    """RFC 6749 §3.1.2.3: an application has exactly one redirect URI, so the request may omit it (the flow goes on
+    to sign-in; the code lands at the registered URI: tests/oauth/test_public_clients.py)."""
     client, services = gw
     reg = await register(services)
     resp = await client.get("/oauth/authorize", params=authorize_params(reg, redirect_uri=None),
                             allow_redirects=False)
-    assert resp.status == 400 and "Location" not in resp.headers
-    assert "redirect_uri" in await resp.text()
+    assert resp.status == 303 and resp.headers["Location"].startswith("/oauth/login?")
 
 
 @pytest.mark.parametrize("client_id", [None, "nosuchclient", "x" * 500])

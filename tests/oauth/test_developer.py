@@ -223,10 +223,14 @@ async def test_server_side_off_and_unticked_scopes_are_kept(gw: Any) -> None:
     await login(client)
     page = await new_form(client)
     resp = await client.post(PATH, data=form_data(page, server_side=False, scopes=["lists:read"]), headers=HTML)
-    client_id, _ = shown_credentials(await resp.text())
-    assert "PKCE" in await resp.text()
+    text = await resp.text()
+    cid = re.search(r'<code id="client-id">([^<]+)</code>', text)
+    assert cid and 'id="client-secret"' not in text  # a public application has no secret to show
+    assert "PKCE" in text and "no client secret" in text
+    client_id = htmllib.unescape(cid.group(1))
     app = await services.store.get_app(client_id)
     assert app is not None and app.server_side is False and app.scopes == ("lists:read",)
+    assert await services.store.secret_hashes(client_id) == []
 
 
 async def test_validation_errors_rerender_the_form_with_input_kept_and_the_field_named(gw: Any) -> None:
@@ -269,7 +273,8 @@ async def test_json_create_returns_the_secret_once_and_validates(gw: Any) -> Non
     await login(client)
     csrf = await csrf_of(client)
     body = await create_json(client, csrf, scopes=["events:read"], server_side=False)
-    assert body["client_secret"].startswith("sgcs_")
+    assert "client_secret" not in body  # public: no secret
+    assert body["client_type"] == "public" and body["token_endpoint_auth_methods"] == ["none"]
     assert body["scopes"] == ["events:read"] and body["server_side"] is False and body["published"] is False
     listed = await (await client.get(PATH, headers=JSON)).json()
     assert [a["client_id"] for a in listed["applications"]] == [body["client_id"]]
@@ -280,6 +285,7 @@ async def test_json_create_returns_the_secret_once_and_validates(gw: Any) -> Non
     # Defaults as on the form: every scope, server-side on.
     defaults = await create_json(client, csrf)
     assert defaults["scopes"] == list(services.settings.scopes) and defaults["server_side"] is True
+    assert defaults["client_secret"].startswith("sgcs_") and defaults["client_type"] == "confidential"
 
     bad = await client.post(PATH, json={"name": "", "redirect_uri": "ftp://x", "owner": "2002",
                                         "published": True, "scopes": ["nope:read"]},
@@ -381,7 +387,7 @@ async def test_edit_form_changes_fields_but_keeps_client_id_and_secret(gw: Any) 
     assert app is not None
     assert (app.client_id, app.name, app.redirect_uri, app.server_side, app.scopes) == (
         cid, "Calendar Sync 2", "https://client.example/cb2", False, ("contacts:read", "events:read"))
-    assert await services.store.secret_hashes(cid) == hashes
+    assert hashes and await services.store.secret_hashes(cid) == []  # Server-Side off: the secret is deleted
     [event] = [e for e in await audit_actions(services) if e.get("action") == "application.updated"]
     assert event["actor"] == "user:1001" and event["client_id"] == cid
     assert event["changes"]["name"] == {"from": "Calendar Sync", "to": "Calendar Sync 2"}

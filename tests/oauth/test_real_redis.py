@@ -104,7 +104,8 @@ async def test_no_raw_secret_in_redis_or_logs(real: Any, caplog: pytest.LogCaptu
 
     server = await register(services)
     public = await register(services, server_side=False, name="Mobile")
-    secrets_seen += [server.secret, public.secret]
+    assert public.secret == ""  # a public application has no secret
+    secrets_seen += [server.secret]
     await login(client)
     cookie = next(c.value for c in client.session.cookie_jar if c.key == "sg_session")
     secrets_seen.append(cookie.partition(".")[0])  # the raw session id

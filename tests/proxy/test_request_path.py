@@ -59,7 +59,9 @@ async def test_no_credentials_gets_a_bare_challenge(gw):
     client, _, _, _, upstream = gw
     resp = await client.get("/v1/events")
     assert resp.status == 401
-    assert resp.headers["WWW-Authenticate"] == 'Bearer realm="apptoto-demo"'
+    # RFC 9728 §5.1: the challenge names the protected resource metadata.
+    assert resp.headers["WWW-Authenticate"] == ('Bearer realm="apptoto-demo", resource_metadata='
+                                                '"http://127.0.0.1:8080/.well-known/oauth-protected-resource"')
     assert (await resp.json())["error"] == "unauthorized"
     assert upstream.seen == []
 
@@ -170,8 +172,9 @@ async def test_missing_scope_is_403_insufficient_scope(gw):
     client, _, _, tokens, upstream = gw
     resp = await client.post("/v1/events", headers=bearer(tokens.access_token), json={})
     assert resp.status == 403
-    assert resp.headers["WWW-Authenticate"] == ('Bearer realm="apptoto-demo", error="insufficient_scope", '
-                                                'error_description="the token lacks a scope this route requires", '
+    assert resp.headers["WWW-Authenticate"] == ('Bearer realm="apptoto-demo", resource_metadata='
+                                                '"http://127.0.0.1:8080/.well-known/oauth-protected-resource", '
+                                                'error="insufficient_scope", error_description="the token lacks a scope this route requires", '
                                                 'scope="events:write"')
     assert (await resp.json())["scope"] == "events:write"
     assert upstream.seen == []

@@ -59,7 +59,8 @@ def test_explain_a_scoped_route_says_what_each_caller_gets(capsys: pytest.Captur
     lines = out.splitlines()
     assert lines[0] == "GET /v1/events: route events.list needs a bearer token with scope events:read"
     rows = {who.strip(): what.strip() for who, what in (line.split(": ", 1) for line in lines[1:])}
-    assert rows["without a token"] == '401 (WWW-Authenticate: Bearer realm="apptoto-demo")'
+    assert rows["without a token"] == ('401 (WWW-Authenticate: Bearer realm="apptoto-demo", resource_metadata='
+                                       '"http://127.0.0.1:8080/.well-known/oauth-protected-resource")')
     assert rows["with an invalid, expired or revoked token"] == "401 invalid_token"
     assert rows["with a token lacking events:read"].startswith("403 insufficient_scope")
     assert rows["with a token holding events:read"].startswith("forwarded to http://127.0.0.1:9000/v1/events")

@@ -40,6 +40,8 @@ def app_json(app: Application) -> dict[str, object]:
         "name": app.name,
         "redirect_uri": app.redirect_uri,
         "server_side": app.server_side,
+        "client_type": app.client_type,
+        "token_endpoint_auth_methods": list(app.auth_methods),
         "scopes": list(app.scopes),
         "published": app.published,
         "created_at": app.created_at,

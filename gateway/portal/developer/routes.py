@@ -154,7 +154,9 @@ async def create(request: web.Request) -> web.StreamResponse:
     reg = await ApplicationService(services).register(
         _actor(request, session), {**fields, "owner": session.user_id, "published": False})
     if not html:
-        body = {**app_json(reg.application), "client_secret": reg.client_secret}
+        body = app_json(reg.application)
+        if reg.client_secret is not None:  # a public application has none
+            body["client_secret"] = reg.client_secret
         return json_response(body, status=201)
     # Rendered straight into this response (never a redirect carrying the secret): the page headers already say
     # no-store, so neither the browser's cache nor a proxy keeps it.
@@ -187,7 +189,7 @@ async def update(request: web.Request) -> web.StreamResponse:
         check_fields(fields)
     before = await _owned_for(request, session, html, client_id)
     try:
-        after = await ApplicationService(services).edit(_actor(request, session), client_id, fields, before=before)
+        edited = await ApplicationService(services).edit(_actor(request, session), client_id, fields, before=before)
     except Invalid as exc:
         if not html:
             raise
@@ -197,7 +199,13 @@ async def update(request: web.Request) -> web.StreamResponse:
     except NotFound as exc:  # deleted (in another tab) between the ownership check and the write
         raise _not_found(html, exc) from None
     if not html:
-        return json_response(app_json(after))
+        body = app_json(edited.application)
+        if edited.client_secret is not None:  # Server-Side turned on: its new secret, shown this once
+            body["client_secret"] = edited.client_secret
+        return json_response(body)
+    if edited.client_secret is not None:  # rendered straight into this response, never a redirect carrying it
+        apps = await services.store.list_apps(session.user_id)
+        return list_page(services.settings, _viewer(services, session), apps, created=edited)
     return redirect(f"{PATH}?done=updated", status=303)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
-from gateway.applications import Registered
+from gateway.applications import Edited, Registered
 from gateway.models import Application
 from gateway.portal.developer import PATH
 from gateway.portal.developer.forms import EDITABLE, field_message
@@ -23,9 +23,12 @@ ALREADY_SUBMITTED = ("This form was already submitted and the application was cr
 
 
 def list_page(settings: Settings, viewer: Viewer, apps: Sequence[Application], *,
-              created: Registered | None = None, notice: str = "", status: int = 200) -> web.Response:
+              created: Registered | Edited | None = None, notice: str = "", status: int = 200) -> web.Response:
+    """`created`: the application this request registered, or edited into a Server-Side one (its new secret is
+    shown this once)."""
     return render_page("developer_list.html", status=status, title="OAuth Applications", size="wide",
                        active="developer", path=PATH, apps=apps, created=created, notice=notice, viewer=viewer,
+                       secret_from_edit=isinstance(created, Edited),
                        catalog_size=len(settings.scopes))
 
 

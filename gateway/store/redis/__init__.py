@@ -50,6 +50,7 @@ class RedisStore:
         self.app_state = apps.app_state
         self.secret_hashes = apps.secret_hashes
         self.rotate_secret = apps.rotate_secret
+        self.delete_secrets = apps.delete_secrets
         # TokenStore, and TokenReader's reads
         self.current_epochs_for = tokens.current_epochs_for
         self.save_issued = tokens.save_issued

@@ -35,12 +35,14 @@ class RedisApplications:
         self._rotate_secret = conn.r.register_script(scripts.ROTATE_CLIENT_HASHES)
 
     @guarded
-    async def create_app(self, app: Application, secret_hash: str) -> None:
+    async def create_app(self, app: Application, secret_hash: str | None) -> None:
+        """`secret_hash` None: a public application, which has no secret."""
         fields: dict[EncodableT, EncodableT] = {"epoch": "0"}
         fields.update(codec.app_to_fields(app))
         async with self._r.pipeline(transaction=True) as p:
             p.hset(ks.app(app.client_id), mapping=fields)
-            p.hset(ks.app_secrets(app.client_id), secret_hash, "0")
+            if secret_hash is not None:
+                p.hset(ks.app_secrets(app.client_id), secret_hash, "0")
             p.sadd(ks.APPS, app.client_id)
             await p.execute()
 
@@ -121,3 +123,8 @@ class RedisApplications:
             args=[new_hash, repr(until), "1" if grace_seconds > 0 else "0"],
         )
         return bool(integer(done))
+
+    @guarded
+    async def delete_secrets(self, client_id: str) -> None:
+        """Drop every secret of the client (it became public: Server-Side off)."""
+        await self._r.delete(ks.app_secrets(client_id))
