@@ -170,7 +170,8 @@ def write(res: Results, path: Path) -> None:
         "(direct, peer, scopegate processes, floors) sits in front of that upstream; streaming, propagation and "
         f"deletion use the nginx upstream. Upstream kinds measured: {', '.join(o.upstreams)}. "
         f"wrk -t1 picks one of {o.tokens:,} random tokens per request (Lua).",
-        f"- Targets alternate A B C A B C ..., {o.reps} repetitions of {o.duration:g} s each, at {o.conns} "
+        "- Each target gets a 1 s unmeasured warm-up (token cache filled, pools open) first. "
+        f"Targets alternate A B C A B C ..., {o.reps} repetitions of {o.duration:g} s each, at {o.conns} "
         f"connections (401/403 scenarios at {o.denial_conns}). Figures are medians over the repetitions; "
         f"spread = (max - min) / median req/s.",
         "- The peer: nginx (1 worker) + `auth_request` to bench/peer_auth.py (aiohttp on uvloop, redis-py: "
