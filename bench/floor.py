@@ -1,6 +1,8 @@
 """Reference servers that bound what an aiohttp-based gateway can reach on this machine (same uvloop, same upstream).
 
     python -m bench.floor hello --port P             aiohttp answering the 213-byte body itself: the server floor
+    python -m bench.floor app --port P               the same server as the benchmark's application-server upstream
+                                                     (aiohttp on uvloop, 213-byte JSON, keep-alive)
     python -m bench.floor proxy --port P --upstream URL   aiohttp server + one pooled aiohttp ClientSession, no
                                                      auth, no header work: the floor of scopegate's architecture
 """
@@ -50,7 +52,7 @@ def proxy_app(upstream: str) -> web.Application:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.floor")
-    p.add_argument("mode", choices=("hello", "proxy"))
+    p.add_argument("mode", choices=("hello", "app", "proxy"))
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--upstream", default="")
     a = p.parse_args()
@@ -60,7 +62,7 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    app = hello_app() if a.mode == "hello" else proxy_app(a.upstream)
+    app = proxy_app(a.upstream) if a.mode == "proxy" else hello_app()
     web.run_app(app, host="127.0.0.1", port=a.port, access_log=None, print=None)
 
 

@@ -100,6 +100,8 @@ def alternate(targets: list[Target], path: str, tokens_file: Path, conns_list: l
               duration: float, log: list[str], redis_commands: Callable[[], int],
               server_cpu: Callable[[], float]) -> list[Cell]:
     cells = {(t.name, c): Cell(t.name, c) for t in targets for c in conns_list}
+    for t in targets:  # unmeasured warm-up: token caches filled with every token wrk picks, pools and code warm
+        run_wrk(t.port, path, tokens_file, max(conns_list), 1.0)
     for conns in conns_list:
         for rep in range(reps):
             for t in targets:  # A B C A B C ...: drift (thermal, page cache, Redis growth) hits every target alike

@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path", default="/v1/events", help="request path (default /v1/events, needs events:read)")
     p.add_argument("--no-token", action="store_true", help="send no Authorization header (e.g. --path /v1/status)")
     p.add_argument("--no-access-log", action="store_true")
+    p.add_argument("--upstream", choices=("nginx", "app"), default="nginx",
+                   help="upstream kind: nginx `return 200` (default) or the aiohttp application server")
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--gil", action="store_true", help="py-spy --gil: only samples holding the GIL")
     p.add_argument("--out", type=Path, default=Path("/tmp/scopegate-profile.txt"))
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             stack = Stack(procs, workdir, access_log=not a.no_access_log)
             _, stack.redis_port = stack.start_redis()
             stack.start_upstream({})
+            if a.upstream == "app":
+                stack.start_app_upstream()
 
             async def mint() -> list[str]:
                 async with Minter(stack.redis_url, stack.secret) as m:
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             tokens = asyncio.run(mint())
             tf = workdir / "tokens.txt"
             tf.write_text("" if a.no_token else "".join(t + "\n" for t in tokens))
-            gw = stack.start_gateway("scopegate", cache=not a.nocache)
+            gw = stack.start_gateway("scopegate", cache=not a.nocache, kind=a.upstream)
             run_wrk(gw.port, a.path, tf, a.conns, 3)  # warm the cache and the pools
             result: dict[str, float] = {}
 

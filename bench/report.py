@@ -79,40 +79,50 @@ def throughput_table(name: str, cells: list[Cell]) -> list[str]:
 
 
 def headline(res: Results) -> list[str]:
-    t = res.throughput
-    rows = ["| figure | value | target (issue 5) |", "|---|---|---|"]
+    """The targets of issue 13, one column per upstream kind (side by side)."""
+    from bench.runner import KIND_NAMES
 
-    def get(s: str, target: str, conns: int) -> Cell | None:
-        return _cell(t.get(s, []), target, conns)
+    t = res.throughput
+    kinds = [k for k in res.options.upstreams if any(key[0] == k for key in t)] or res.options.upstreams[:1]
+    rows = ["| figure | " + " | ".join(KIND_NAMES[k] for k in kinds) + " | target (issue 13) |",
+            "|---|" + "---|" * len(kinds) + "---|"]
+
+    def get(kind: str, s: str, target: str, conns: int) -> Cell | None:
+        return _cell(t.get((kind, s), []), target, conns)
+
+    def row(figure: str, cells: list[str], goal: str) -> None:
+        if any(c != "-" for c in cells):
+            rows.append(f"| {figure} | " + " | ".join(cells) + f" | {goal} |")
 
     for scen, sg_name, goal in (("warm", "scopegate", ">= 1.5"), ("nocache", "scopegate nocache", ">= 1.2")):
         for conns in res.options.conns:
-            sg, pe, di = get(scen, sg_name, conns), get(scen, "nginx+auth_request", conns), get(
-                scen, "direct upstream", conns)
-            if sg and pe:
-                rows.append(f"| {scen}: scopegate / peer throughput, {conns} conns | {sg.rps / pe.rps:.2f}x "
-                            f"({sg.rps:,.0f} vs {pe.rps:,.0f} req/s) | {goal if conns == 50 else '-'} |")
-            if sg and pe and conns == 50:
-                rows.append(f"| {scen}: server CPU per request, scopegate vs peer (50 conns) | {sg.cpu_us:.0f} vs "
-                            f"{pe.cpu_us:.0f} us ({pe.cpu_us / sg.cpu_us:.2f}x less) | - |")
-            if sg and di:
-                rows.append(f"| {scen}: scopegate / direct throughput, {conns} conns | {sg.rps / di.rps:.2f} | - |")
-    sg, pe = get("warm", "scopegate", 50), get("warm", "nginx+auth_request", 50)
-    if sg and pe:
-        rows.append(f"| warm: p99 at 50 conns, scopegate vs peer | {sg.p99:.2f} ms vs {pe.p99:.2f} ms | "
-                    f"no worse than peer |")
-    sg, di = get("warm", "scopegate", 1), get("warm", "direct upstream", 1)
-    if sg and di:
-        rows.append(f"| warm: p50 / p99 over direct at 1 conn | {sg.p50 - di.p50:+.3f} ms / {sg.p99 - di.p99:+.3f} ms "
-                    f"| <= +0.4 / +0.8 ms |")
-    warm = get("warm", "scopegate", 50)
+            thr, cpu, vsd = [], [], []
+            for k in kinds:
+                sg, pe, di = get(k, scen, sg_name, conns), get(k, scen, "nginx+auth_request", conns), get(
+                    k, scen, "direct upstream", conns)
+                thr.append(f"{sg.rps / pe.rps:.2f}x ({sg.rps:,.0f} vs {pe.rps:,.0f} req/s)" if sg and pe else "-")
+                cpu.append(f"{sg.cpu_us:.0f} vs {pe.cpu_us:.0f} us ({pe.cpu_us / sg.cpu_us:.2f}x less)"
+                           if sg and pe else "-")
+                vsd.append(f"{sg.rps / di.rps:.2f}" if sg and di else "-")
+            row(f"{scen}: scopegate / peer throughput, {conns} conns", thr, goal if conns == 50 else "-")
+            row(f"{scen}: server CPU per request, scopegate vs peer ({conns} conns)", cpu, "stated")
+            row(f"{scen}: scopegate / direct throughput, {conns} conns", vsd, "-")
+    p99s, over = [], []
+    for k in kinds:
+        sg, pe = get(k, "warm", "scopegate", 50), get(k, "warm", "nginx+auth_request", 50)
+        p99s.append(f"{sg.p99:.2f} ms vs {pe.p99:.2f} ms" if sg and pe else "-")
+        sg, di = get(k, "warm", "scopegate", 1), get(k, "warm", "direct upstream", 1)
+        over.append(f"{sg.p50 - di.p50:+.3f} ms / {sg.p99 - di.p99:+.3f} ms" if sg and di else "-")
+    row("warm: p99 at 50 conns, scopegate vs peer", p99s, "no worse than peer")
+    row("warm: p50 / p99 over direct at 1 conn", over, "<= +0.25 / +0.6 ms")
     for scen in ("invalid", "revoked", "notoken", "denied"):
-        c = get(scen, "scopegate", 50)
-        if c:
-            rel = f", {c.rps / warm.rps:.2f}x the warm allowed rate" if warm else ""
-            rows.append(f"| {scen}: scopegate req/s at 50 conns | {c.rps:,.0f}{rel}; "
-                        f"{c.redis_per_req:.2f} Redis cmds/req | cheaper than allowed; <= 1 Redis call "
-                        f"(0 for bad checksum) |")
+        vals = []
+        for k in kinds:
+            c, warm = get(k, scen, "scopegate", 50), get(k, "warm", "scopegate", 50)
+            rel = f", {c.rps / warm.rps:.2f}x the warm allowed rate" if c and warm else ""
+            vals.append(f"{c.rps:,.0f}{rel}; {c.redis_per_req:.2f} Redis cmds/req" if c else "-")
+        row(f"{scen}: scopegate req/s at 50 conns", vals, "cheaper than allowed; <= 1 Redis call (0 for bad checksum)")
+    rows += ["", "| figure | value | target |", "|---|---|---|"]
     sgs = [s for s in res.stream if s.target == "scopegate"]
     if sgs:
         growth = max(s.rss_peak_kib - s.rss_before_kib for s in sgs) / 1024
@@ -155,9 +165,13 @@ def write(res: Results, path: Path) -> None:
         "",
         "## Method",
         "",
-        f"- Every target sits in front of the same upstream (nginx `return 200` with a 213-byte JSON body). "
+        "- Two upstream kinds, each answering every GET with the same 213-byte JSON body: nginx `return 200` and "
+        "an application server (aiohttp on uvloop, keep-alive, bench/floor.py `app`). For each kind every target "
+        "(direct, peer, scopegate processes, floors) sits in front of that upstream; streaming, propagation and "
+        f"deletion use the nginx upstream. Upstream kinds measured: {', '.join(o.upstreams)}. "
         f"wrk -t1 picks one of {o.tokens:,} random tokens per request (Lua).",
-        f"- Targets alternate A B C A B C ..., {o.reps} repetitions of {o.duration:g} s each, at {o.conns} "
+        "- Each target gets a 1 s unmeasured warm-up (token cache filled, pools open) first. "
+        f"Targets alternate A B C A B C ..., {o.reps} repetitions of {o.duration:g} s each, at {o.conns} "
         f"connections (401/403 scenarios at {o.denial_conns}). Figures are medians over the repetitions; "
         f"spread = (max - min) / median req/s.",
         "- The peer: nginx (1 worker) + `auth_request` to bench/peer_auth.py (aiohttp on uvloop, redis-py: "
@@ -174,10 +188,11 @@ def write(res: Results, path: Path) -> None:
         *headline(res),
         "",
     ]
-    from bench.runner import DESCRIPTIONS
+    from bench.runner import DESCRIPTIONS, KIND_NAMES
 
-    for name, cells in res.throughput.items():
-        lines += [f"## Throughput: {name}", "", DESCRIPTIONS[name], "", *throughput_table(name, cells), ""]
+    for (kind, name), cells in res.throughput.items():
+        lines += [f"## Throughput: {name}, {KIND_NAMES[kind]}", "", DESCRIPTIONS[name], "",
+                  *throughput_table(name, cells), ""]
     if res.stream:
         lines += ["## Streaming (memory of the gateway process)", "",
                   "VmRSS of the scopegate process from /proc/PID/status, sampled every 10 ms during each transfer.",

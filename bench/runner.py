@@ -26,6 +26,8 @@ from bench.tokens import Minter, bad_checksum
 THROUGHPUT = ("warm", "nocache", "invalid", "revoked", "notoken", "denied")
 OTHER = ("stream", "propagation", "delete", "tokens")
 SCENARIOS = THROUGHPUT + OTHER
+KINDS = ("nginx", "app")  # upstream kinds: nginx `return 200`; an application server (aiohttp on uvloop)
+KIND_NAMES = {"nginx": "nginx upstream", "app": "application-server upstream (aiohttp)"}
 DESCRIPTIONS = {
     "warm": "valid token, GET /v1/events (events:read), scopegate's token cache warm",
     "nocache": "valid token, scopegate with `cache: {enabled: false}` (one Redis lookup per request)",
@@ -53,12 +55,14 @@ class Options:
     output: Path
     quick: bool
     baseline: str | None = None
+    upstreams: list[str] = field(default_factory=lambda: list(KINDS))
+    references: bool = True
 
 
 @dataclass
 class Results:
     options: Options
-    throughput: dict[str, list[Cell]] = field(default_factory=dict)
+    throughput: dict[tuple[str, str], list[Cell]] = field(default_factory=dict)  # (upstream kind, scenario)
     stream: list[extras.StreamRow] = field(default_factory=list)
     propagation: extras.Propagation | None = None
     deletion: extras.Deletion | None = None
@@ -91,8 +95,16 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--baseline", metavar="GIT_REF",
                    help="also run scopegate as of GIT_REF (e.g. HEAD~1) as an extra target in warm and nocache: "
                         "an A/B of a code change within one run")
+    p.add_argument("--upstreams", default=",".join(KINDS),
+                   help="upstream kinds for the throughput scenarios: nginx (`return 200`), app (aiohttp on "
+                        "uvloop); default both")
+    p.add_argument("--no-references", action="store_true",
+                   help="warm: leave out the nginx plain proxy and the aiohttp floors (shorter A/B runs)")
     p.add_argument("--output", type=Path, default=Path(__file__).parent / "RESULTS.md")
     a = p.parse_args(argv)
+    for kind in a.upstreams.split(","):
+        if kind and kind not in KINDS:
+            p.error(f"--upstreams: unknown kind {kind!r} (known: {', '.join(KINDS)})")
     q = a.quick
     return Options(
         duration=a.duration or (2.0 if q else 5.0), reps=a.reps,
@@ -104,6 +116,7 @@ def parse_args(argv: list[str] | None) -> Options:
         stream_big_mb=a.stream_big_mb or (100 if q else 1024),
         propagation_trials=a.propagation_trials or (20 if q else 50),
         access_log=not a.no_access_log, output=a.output, quick=q, baseline=a.baseline,
+        upstreams=[k for k in a.upstreams.split(",") if k], references=not a.no_references,
     )
 
 
@@ -159,51 +172,16 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
                        ("none", []), ("narrow", narrow)):
         files[name] = stack.dir / f"tokens-{name}.txt"
         files[name].write_text("".join(t + "\n" for t in toks))
-    stack.start_peer()
+    kinds = opts.upstreams
+    if "app" in kinds:
+        stack.start_app_upstream()
+    stack.start_peer("nginx")  # the stream scenario uses the nginx-upstream peer whatever the kinds measured
     sg = stack.start_gateway("scopegate")
-    sg_nc = stack.start_gateway("scopegate-nocache", cache=False) if "nocache" in want else None
-
-    base_warm: list[Target] = []
-    base_nc: list[Target] = []
-    if opts.baseline:
-        tree = stack.export_tree(opts.baseline)
-        base_warm = [Target(f"scopegate@{opts.baseline}", stack.start_gateway("base", source=tree).port)]
-        if "nocache" in want:
-            base_nc = [Target(f"scopegate nocache@{opts.baseline}",
-                              stack.start_gateway("base-nc", cache=False, source=tree).port)]
-    floors = ([Target("aiohttp hello (floor)", stack.start_floor("hello")),
-               Target("bare aiohttp proxy", stack.start_floor("proxy"))] if "warm" in want else [])
-    direct = Target("direct upstream", stack.upstream_port)
-    plain = Target("nginx plain proxy", stack.plain_port)
-    peer = Target("nginx+auth_request", stack.peer_port)
-    gate = Target("scopegate", sg.port)
-    plan: dict[str, tuple[list[Target], str, str, int, list[int]]] = {
-        "warm": ([direct, plain, peer, gate, *base_warm, *floors], "/v1/events", "valid", 200, opts.conns),
-        "nocache": ([direct, peer, Target("scopegate nocache", sg_nc.port if sg_nc else 0), *base_nc], "/v1/events",
-                    "valid", 200, opts.conns),
-        "invalid": ([peer, gate], "/v1/events", "invalid", 401, opts.denial_conns),
-        "revoked": ([peer, gate], "/v1/events", "revoked", 401, opts.denial_conns),
-        "notoken": ([peer, gate], "/v1/events", "none", 401, opts.denial_conns),
-        "denied": ([peer, gate], "/v1/calendars", "narrow", 403, opts.denial_conns),
-    }
-    for name in THROUGHPUT:
-        if name not in want:
-            continue
-        targets, path, tok, expect, conns = plan[name]
-        words = files[tok].read_text().split()
-        sample = words[0] if words else None
-        for t in targets:
-            want_status = 200 if t is direct else expect
-            got = probe(t.port, path, sample)
-            if got != want_status:
-                raise RuntimeError(f"{name}: {t.name} answered {got}, expected {want_status}")
-        header = f"== {name}: {DESCRIPTIONS[name]}"
-        print(header, flush=True)
-        results.log.append(header)
-        results.throughput[name] = alternate(targets, path, files[tok], conns, opts.reps, opts.duration,
-                                             results.log, lambda: extras.commands_processed(r),
-                                             stack.procs.cpu_seconds)
-        report.write(results, opts.output)
+    tree = stack.export_tree(opts.baseline) if opts.baseline else None
+    for kind in kinds:
+        if kind != "nginx":
+            stack.start_peer(kind)
+        _throughput(opts, stack, results, kind, sg.port if kind == "nginx" else None, tree, files, r, want)
 
     if "stream" in want:
         print("== stream: 10 MB transfers and one large transfer each way", flush=True)
@@ -284,3 +262,57 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
         rs.close()
         stack.procs.stop(proc)
     results.elapsed = time.time() - results.started
+
+
+def _throughput(opts: Options, stack: Stack, results: Results, kind: str, sg_port: int | None, tree: Path | None,
+                files: dict[str, Path], r: redis.Redis, want: set[str]) -> None:
+    """The throughput scenarios against the upstream of `kind`: every target in front of that upstream."""
+    if not want & set(THROUGHPUT):
+        return
+    suffix = "" if kind == "nginx" else f"-{kind}"
+    if sg_port is None:
+        sg_port = stack.start_gateway(f"scopegate{suffix}", kind=kind).port
+    sg_nc = stack.start_gateway(f"scopegate-nocache{suffix}", cache=False, kind=kind) if "nocache" in want else None
+    base_warm: list[Target] = []
+    base_nc: list[Target] = []
+    if tree is not None:
+        base_warm = [Target(f"scopegate@{opts.baseline}",
+                            stack.start_gateway(f"base{suffix}", source=tree, kind=kind).port)]
+        if "nocache" in want:
+            base_nc = [Target(f"scopegate nocache@{opts.baseline}",
+                              stack.start_gateway(f"base-nc{suffix}", cache=False, source=tree, kind=kind).port)]
+    peer_port, plain_port = stack.peers[kind]
+    floors = ([Target("aiohttp hello (floor)", stack.start_floor("hello", kind)),
+               Target("bare aiohttp proxy", stack.start_floor("proxy", kind))]
+              if "warm" in want and opts.references else [])
+    direct = Target("direct upstream", stack.upstream_port_of(kind))
+    plain = [Target("nginx plain proxy", plain_port)] if opts.references else []
+    peer = Target("nginx+auth_request", peer_port)
+    gate = Target("scopegate", sg_port)
+    plan: dict[str, tuple[list[Target], str, str, int, list[int]]] = {
+        "warm": ([direct, *plain, peer, gate, *base_warm, *floors], "/v1/events", "valid", 200, opts.conns),
+        "nocache": ([direct, peer, Target("scopegate nocache", sg_nc.port if sg_nc else 0), *base_nc], "/v1/events",
+                    "valid", 200, opts.conns),
+        "invalid": ([peer, gate], "/v1/events", "invalid", 401, opts.denial_conns),
+        "revoked": ([peer, gate], "/v1/events", "revoked", 401, opts.denial_conns),
+        "notoken": ([peer, gate], "/v1/events", "none", 401, opts.denial_conns),
+        "denied": ([peer, gate], "/v1/calendars", "narrow", 403, opts.denial_conns),
+    }
+    for name in THROUGHPUT:
+        if name not in want:
+            continue
+        targets, path, tok, expect, conns = plan[name]
+        words = files[tok].read_text().split()
+        sample = words[0] if words else None
+        for t in targets:
+            want_status = 200 if t is direct else expect
+            got = probe(t.port, path, sample)
+            if got != want_status:
+                raise RuntimeError(f"{name} ({KIND_NAMES[kind]}): {t.name} answered {got}, expected {want_status}")
+        header = f"== {name} [{KIND_NAMES[kind]}]: {DESCRIPTIONS[name]}"
+        print(header, flush=True)
+        results.log.append(header)
+        results.throughput[(kind, name)] = alternate(targets, path, files[tok], conns, opts.reps, opts.duration,
+                                                     results.log, lambda: extras.commands_processed(r),
+                                                     stack.procs.cpu_seconds)
+        report.write(results, opts.output)

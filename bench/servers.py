@@ -59,10 +59,12 @@ class Stack:
         self.admin_token = secrets.token_urlsafe(24)
         self.access_log = access_log
         self.redis_port = 0
-        self.upstream_port = 0
+        self.upstream_port = 0  # the nginx upstream (every scenario)
+        self.app_upstream_port = 0  # the application-server upstream (aiohttp on uvloop), when started
         self.peer_port = 0
         self.plain_port = 0
         self.auth_port = 0
+        self.peers: dict[str, tuple[int, int]] = {}  # upstream kind -> (peer port, nginx plain proxy port)
         self.gateways: dict[str, Gateway] = {}
         self.redis_proc: subprocess.Popen[bytes] | None = None
 
@@ -82,6 +84,13 @@ class Stack:
     @property
     def upstream_url(self) -> str:
         return f"http://{LOOPBACK}:{self.upstream_port}"
+
+    def upstream_port_of(self, kind: str) -> int:
+        """The port of the upstream of `kind`: "nginx" (`return 200`) or "app" (aiohttp on uvloop)."""
+        return self.app_upstream_port if kind == "app" else self.upstream_port
+
+    def upstream_url_of(self, kind: str) -> str:
+        return f"http://{LOOPBACK}:{self.upstream_port_of(kind)}"
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "SCOPEGATE_SECRET_KEY": self.secret, "SCOPEGATE_ADMIN_TOKEN": self.admin_token,
@@ -133,30 +142,48 @@ class Stack:
         proc = self._nginx("upstream", "UPSTREAM", {"PORT": str(self.upstream_port), "BODY": upstream_body()})
         wait_port(self.upstream_port, proc)
 
-    def start_peer(self) -> None:
-        self.auth_port, self.peer_port, self.plain_port = free_port(), free_port(), free_port()
-        auth = self.procs.start("peer_auth", [sys.executable, "-m", "bench.peer_auth", "--port", str(self.auth_port),
-                                              "--redis-url", self.redis_url], core=SERVER_CORE, env=self.env())
-        wait_port(self.auth_port, auth)
-        proc = self._nginx("peer", "PEER", {"PORT": str(self.peer_port), "PLAIN_PORT": str(self.plain_port),
-                                            "UPSTREAM_PORT": str(self.upstream_port),
-                                            "AUTH_PORT": str(self.auth_port)})
-        wait_port(self.peer_port, proc)
-        wait_port(self.plain_port, proc)
+    def start_app_upstream(self) -> None:
+        """The application-server upstream: aiohttp on uvloop answering every request with the same 213-byte JSON
+        body, keep-alive (bench/floor.py `app`). What an API like Apptoto's looks like from the proxy."""
+        self.app_upstream_port = free_port()
+        proc = self.procs.start("upstream-app", [sys.executable, "-m", "bench.floor", "app", "--port",
+                                                 str(self.app_upstream_port)], core=SERVER_CORE, cwd=ROOT)
+        wait_port(self.app_upstream_port, proc)
 
-    def start_floor(self, mode: str) -> int:
+    def start_peer(self, kind: str = "nginx") -> None:
+        """The peer (nginx + auth_request) and an nginx plain proxy in front of the upstream of `kind`; the auth
+        service is shared by the peers of every kind."""
+        if not self.auth_port:
+            self.auth_port = free_port()
+            auth = self.procs.start("peer_auth", [sys.executable, "-m", "bench.peer_auth", "--port",
+                                                  str(self.auth_port), "--redis-url", self.redis_url],
+                                    core=SERVER_CORE, env=self.env(), cwd=ROOT)
+            wait_port(self.auth_port, auth)
+        peer_port, plain_port = free_port(), free_port()
+        proc = self._nginx(f"peer-{kind}", "PEER", {"PORT": str(peer_port), "PLAIN_PORT": str(plain_port),
+                                                    "UPSTREAM_PORT": str(self.upstream_port_of(kind)),
+                                                    "AUTH_PORT": str(self.auth_port)})
+        wait_port(peer_port, proc)
+        wait_port(plain_port, proc)
+        self.peers[kind] = (peer_port, plain_port)
+        if kind == "nginx":
+            self.peer_port, self.plain_port = peer_port, plain_port
+
+    def start_floor(self, mode: str, kind: str = "nginx") -> int:
         """bench/floor.py: a bare aiohttp server (`hello`) or bare aiohttp proxy (`proxy`) as reference points."""
         port = free_port()
-        proc = self.procs.start(f"floor-{mode}", [sys.executable, "-m", "bench.floor", mode, "--port", str(port),
-                                                  "--upstream", self.upstream_url], core=SERVER_CORE)
+        proc = self.procs.start(f"floor-{mode}-{kind}", [sys.executable, "-m", "bench.floor", mode, "--port",
+                                                         str(port), "--upstream", self.upstream_url_of(kind)],
+                                core=SERVER_CORE, cwd=ROOT)
         wait_port(port, proc)
         return port
 
     # --- scopegate -----------------------------------------------------------------------------------------
 
-    def start_gateway(self, name: str, *, cache: bool = True, source: Path | None = None) -> Gateway:
+    def start_gateway(self, name: str, *, cache: bool = True, source: Path | None = None,
+                      kind: str = "nginx") -> Gateway:
         raw = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-        raw.update({"upstream": self.upstream_url, "redis_url": self.redis_url, "demo_upstream": False,
+        raw.update({"upstream": self.upstream_url_of(kind), "redis_url": self.redis_url, "demo_upstream": False,
                     "max_body": 4 * 1024**3, "access_log": self.access_log, "cache": {"enabled": cache}})
         conf = self.dir / f"{name}.yaml"
         conf.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -164,10 +191,12 @@ class Stack:
         env = {**self.env(), "SCOPEGATE_LISTEN": f"{LOOPBACK}:{port}",
                "SCOPEGATE_ADMIN_LISTEN": f"{LOOPBACK}:{admin_port}",
                "SCOPEGATE_PUBLIC_URL": f"http://{LOOPBACK}:{port}"}
-        if source is not None:  # another version of the code (python -m bench --baseline REF)
-            env["PYTHONPATH"] = str(source)
+        # The code under test: this checkout's gateway/ (or another version's, python -m bench --baseline REF),
+        # first on sys.path and as the working directory, whatever checkout the venv's editable install points at.
+        tree = source if source is not None else ROOT
+        env["PYTHONPATH"] = str(tree)
         proc = self.procs.start(name, [sys.executable, "-m", "gateway.cli", "serve", "--config", str(conf)],
-                                core=SERVER_CORE, env=env, cwd=source)
+                                core=SERVER_CORE, env=env, cwd=tree)
         gw = Gateway(proc, port, admin_port, name)
         wait_port(port, proc)
         wait_ready(gw.url + "/readyz", proc)
