@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 
@@ -118,3 +119,10 @@ class RevocationReport:
     user_ids: tuple[str, ...] = ()
     authorizations: int = 0
     details: dict[str, object] = field(default_factory=dict)
+
+
+class IssueRefused(enum.Enum):
+    """Why the issuance step wrote nothing."""
+
+    APP_DELETED = "app_deleted"  # the application no longer exists
+    NOT_AUTHORIZED = "not_authorized"  # no consent covering the scopes, or it predates a revocation

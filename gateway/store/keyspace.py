@@ -10,7 +10,8 @@ PREFIX = "sg:"
 REVOCATION_CHANNEL = PREFIX + "revocations"
 SCOPE_BITS = PREFIX + "scopebits"  # hash: scope name -> bit index (append-only, shared by every process)
 SCOPE_BITS_NEXT = PREFIX + "scopebits:next"
-AUDIT = PREFIX + "audit"  # stream, append-only
+AUDIT = PREFIX + "audit"  # stream, trimmed to audit.max_entries
+CLEANUP_QUEUE = PREFIX + "cleanup:apps"  # set of deleted client ids whose clean-up has not finished
 APPS = PREFIX + "apps"  # set of client ids
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from gateway.errors import StoreUnavailable
 from gateway.events import ApplicationChanged, UserApplicationRevoked, UserRevoked
 from gateway.models import Authorization
 from gateway.store import keyspace as ks
 from gateway.store import scripts
-from gateway.store.redis.client import Connection, guarded, integer, opt_text, text_map, texts
+from gateway.store.redis.client import Connection, announcement, guarded, integer, opt_text, text_map, texts
 from gateway.store.redis.revocations import RedisRevocationBus
 
 log = logging.getLogger("scopegate.store")
@@ -20,9 +21,12 @@ log = logging.getLogger("scopegate.store")
 
 class RedisUserAuthorizations:
     def __init__(self, conn: Connection, bus: RedisRevocationBus) -> None:
+        self._conn = conn
         self._r = conn.r
         self._bus = bus
         self._bump_app_epoch = conn.r.register_script(scripts.BUMP_APP_EPOCH)
+        self._revoke_user_app = conn.r.register_script(scripts.REVOKE_USER_APP)
+        self._revoke_user = conn.r.register_script(scripts.REVOKE_USER)
 
     @guarded
     async def record_authorization(self, auth: Authorization) -> None:
@@ -70,38 +74,40 @@ class RedisUserAuthorizations:
 
     @guarded
     async def revoke_user_app(self, user_id: str, client_id: str) -> bool:
-        """Invalidate every token of this application for this user (one epoch bump) and forget the consent."""
-        async with self._r.pipeline(transaction=True) as p:
-            p.incr(ks.user_app_epoch(user_id, client_id))
-            p.hdel(ks.authorizations(user_id), client_id)
-            p.hdel(ks.last_used(user_id), client_id)
-            p.srem(ks.client_users(client_id), user_id)
-            _, removed, *_ = await p.execute()
-        await self._bus.publish(UserApplicationRevoked(user_id, client_id))
+        """Invalidate every token of this application for this user (one epoch bump) and forget the consent: one
+        script with its announcement, confirmed by the required replicas."""
+        removed = await self._conn.durable(
+            self._revoke_user_app,
+            [ks.user_app_epoch(user_id, client_id), ks.authorizations(user_id), ks.last_used(user_id),
+             ks.client_users(client_id)],
+            [client_id, user_id, *announcement(UserApplicationRevoked(user_id, client_id)),
+             self._conn.options.epoch_ttl],
+        )
         return bool(integer(removed))
 
     @guarded
     async def revoke_user(self, user_id: str) -> int:
-        """Invalidate every token of this user, whatever the application (one epoch bump)."""
+        """Invalidate every token of this user, whatever the application (one epoch bump): one script with its
+        announcement, confirmed by the required replicas."""
         cids = texts(await self._r.hkeys(ks.authorizations(user_id)))
-        async with self._r.pipeline(transaction=True) as p:
-            p.incr(ks.user_epoch(user_id))
-            p.delete(ks.authorizations(user_id))
-            p.delete(ks.last_used(user_id))
-            for cid in cids:
-                p.srem(ks.client_users(cid), user_id)
-            await p.execute()
-        await self._bus.publish(UserRevoked(user_id))
-        return len(cids)
+        n = await self._conn.durable(
+            self._revoke_user,
+            [ks.user_epoch(user_id), ks.authorizations(user_id), ks.last_used(user_id),
+             *(ks.client_users(cid) for cid in cids)],
+            [user_id, *announcement(UserRevoked(user_id)), self._conn.options.epoch_ttl],
+        )
+        return integer(n)
 
     @guarded
     async def revoke_client(self, client_id: str) -> int:
-        """Invalidate every token of this application, for every user (one epoch bump); the app stays.
-        Returns how many users' Authorized Applications rows were removed."""
-        if await self._bump_app_epoch(keys=[ks.app(client_id)]) is None:
+        """Invalidate every token of this application, for every user (one epoch bump, announced in the same
+        script, confirmed by the required replicas); the app stays, and consents older than this no longer
+        authorize issuance. Returns how many users' Authorized Applications rows were removed."""
+        bumped = await self._conn.durable(self._bump_app_epoch, [ks.app(client_id)],
+                                          [*announcement(ApplicationChanged(client_id)), repr(time.time())])
+        if bumped is None:
             return 0
         # tokens are dead from here; the rows below are bookkeeping
-        await self._bus.publish(ApplicationChanged(client_id))
         return await self.revoke_client_rows(client_id)
 
     @guarded

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 from gateway.events import GrantRevoked, TokenRevoked
-from gateway.models import AccessTokenRecord, AppState, Grant, RefreshTokenRecord
+from gateway.models import AccessTokenRecord, AppState, Grant, IssueRefused, RefreshTokenRecord
 from gateway.store import codec, scripts
 from gateway.store import keyspace as ks
 from gateway.store.redis.client import (
     UNAVAILABLE,
     Connection,
+    NotAcknowledged,
+    announcement,
     guarded,
+    integer,
     opt_int,
     opt_text,
     opt_texts,
@@ -32,11 +36,21 @@ def _now() -> int:
 
 class RedisTokens:
     def __init__(self, conn: Connection, bus: RedisRevocationBus) -> None:
+        self._conn = conn
         self._r = conn.r
+        self._reads = conn.reads
         self._gets = conn.gets
         self._bits = conn.scope_bits
         self._bus = bus
         self._rotate = conn.r.register_script(scripts.ROTATE_ONCE)
+        self._undo_take = conn.r.register_script(scripts.UNDO_TAKE)
+        self._start_grant = conn.r.register_script(scripts.START_GRANT)
+        self._continue_grant = conn.r.register_script(scripts.CONTINUE_GRANT)
+        self._revoke_grant = conn.r.register_script(scripts.REVOKE_GRANT)
+        self._revoke_access = conn.r.register_script(scripts.REVOKE_ACCESS)
+
+    def _epoch_ttl(self, grant_ttl: int) -> int:
+        return max(self._conn.options.epoch_ttl, grant_ttl + 3600)
 
     # --- grants ---------------------------------------------------------------------------------------------
 
@@ -54,7 +68,7 @@ class RedisTokens:
         return app_epoch, int(uae or 0), int(ue or 0)
 
     @guarded
-    async def save_issued(
+    async def start_issued(
         self,
         grant: Grant,
         grant_ttl: int,
@@ -62,23 +76,50 @@ class RedisTokens:
         access: AccessTokenRecord,
         refresh: RefreshTokenRecord,
         *,
-        new_grant: bool,
-    ) -> None:
-        """Write what one issuance produced in one MULTI: the grant (new, or its rotated refresh hash when it must
-        still exist), the access token and the refresh token. A failure leaves none of them."""
-        grant_key = ks.grant(grant.grant_id)
-        grant_value = codec.grant_to_value(grant, self._bits)
-        async with self._r.pipeline(transaction=True) as p:
-            if new_grant:
-                p.set(grant_key, grant_value, ex=grant_ttl)
-                p.sadd(ks.app_grants(grant.client_id), grant.grant_id)
-            else:
-                p.set(grant_key, grant_value, ex=grant_ttl, xx=True)
-            p.set(ks.access_token(access_hash), codec.access_to_value(access, self._bits),
-                  ex=max(1, access.expires_at - _now()))
-            p.set(ks.refresh_token(grant.refresh_hash), f"{refresh.grant_id}|{refresh.expires_at}",
-                  ex=max(1, refresh.expires_at - _now()))
-            await p.execute()
+        require_consent: bool,
+    ) -> Grant | IssueRefused:
+        """A new grant and its first tokens in one script that also checks the authorization (the application
+        exists; with `require_consent`, the user's consent covers the scopes and is newer than the application's
+        last bulk revocation) and reads the epochs the grant records. `grant`'s epochs are ignored; the grant
+        written (with the epochs read) is returned."""
+        tail = "|" + "|".join((str(grant.created_at), self._bits.encode(grant.scopes), grant.refresh_hash,
+                               grant.user_id))
+        reply = await self._start_grant(
+            keys=[ks.app(grant.client_id), ks.authorizations(grant.user_id),
+                  ks.user_app_epoch(grant.user_id, grant.client_id), ks.user_epoch(grant.user_id),
+                  ks.grant(grant.grant_id), ks.app_grants(grant.client_id), ks.access_token(access_hash),
+                  ks.refresh_token(grant.refresh_hash)],
+            args=[grant.client_id, grant.grant_id, tail, grant_ttl,
+                  codec.access_to_value(access, self._bits), max(1, access.expires_at - _now()),
+                  f"{refresh.grant_id}|{refresh.expires_at}", self._epoch_ttl(grant_ttl),
+                  "1" if require_consent else "0", *sorted(grant.scopes)],
+        )
+        if not isinstance(reply, list):
+            return IssueRefused.APP_DELETED if integer(reply) == 0 else IssueRefused.NOT_AUTHORIZED
+        ae, uae, ue = (integer(x) for x in reply)
+        return replace(grant, app_epoch=ae, user_app_epoch=uae, user_epoch=ue)
+
+    @guarded
+    async def continue_issued(
+        self,
+        grant: Grant,
+        grant_ttl: int,
+        access_hash: str,
+        access: AccessTokenRecord,
+        refresh: RefreshTokenRecord,
+    ) -> bool:
+        """Refresh within a grant in one script: only while the grant exists and the epochs it recorded are still
+        current (nothing revoked it since the caller looked); writes the grant's new refresh hash and both tokens.
+        False (nothing written) otherwise."""
+        done = await self._continue_grant(
+            keys=[ks.app(grant.client_id), ks.user_app_epoch(grant.user_id, grant.client_id),
+                  ks.user_epoch(grant.user_id), ks.grant(grant.grant_id), ks.access_token(access_hash),
+                  ks.refresh_token(grant.refresh_hash)],
+            args=[grant.app_epoch, grant.user_app_epoch, grant.user_epoch, codec.grant_to_value(grant, self._bits),
+                  grant_ttl, codec.access_to_value(access, self._bits), max(1, access.expires_at - _now()),
+                  f"{refresh.grant_id}|{refresh.expires_at}", self._epoch_ttl(grant_ttl)],
+        )
+        return bool(integer(done))
 
     @guarded
     async def save_grant(self, g: Grant, ttl_seconds: int) -> None:
@@ -94,19 +135,15 @@ class RedisTokens:
 
     @guarded
     async def revoke_grant(self, grant_id: str) -> bool:
-        """End a grant: its refresh token and every access token issued under it (they point at it)."""
+        """End a grant: its refresh token and every access token issued under it (they point at it). One script
+        with its announcement, confirmed by the required replicas; run again, it announces again."""
         v = opt_text(await self._r.get(ks.grant(grant_id)))
-        if not v:
-            return False
-        g = codec.grant_from_value(grant_id, v, self._bits)
-        async with self._r.pipeline(transaction=False) as p:
-            p.delete(ks.grant(grant_id))
-            if g.refresh_hash:
-                p.delete(ks.refresh_token(g.refresh_hash))
-            p.srem(ks.app_grants(g.client_id), grant_id)
-            await p.execute()
-        await self._bus.publish(GrantRevoked(grant_id))
-        return True
+        keys = [ks.grant(grant_id)]
+        if v:
+            g = codec.grant_from_value(grant_id, v, self._bits)
+            keys += [ks.refresh_token(g.refresh_hash or "-"), ks.app_grants(g.client_id)]
+        n = await self._conn.durable(self._revoke_grant, keys, [*announcement(GrantRevoked(grant_id)), grant_id])
+        return bool(integer(n))
 
     async def drop_app_grants(self, client_id: str, batch: int = 500) -> tuple[int, bool]:
         """Drop a deleted application's grants and their refresh tokens, a batch at a time, yielding between
@@ -158,8 +195,8 @@ class RedisTokens:
     async def validation_facts(
         self, grant_id: str, client_id: str, user_id: str
     ) -> tuple[Grant | None, AppState | None, int, int]:
-        """Everything validation compares a token against, in one round trip."""
-        async with self._r.pipeline(transaction=False) as p:
+        """Everything validation compares a token against, in one round trip (on the data plane's own pool)."""
+        async with self._reads.pipeline(transaction=False) as p:
             p.get(ks.grant(grant_id))
             p.hmget(ks.app(client_id), ["scopes", "epoch"])
             p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
@@ -173,9 +210,9 @@ class RedisTokens:
 
     @guarded
     async def revoke_access_token(self, token_hash: str) -> bool:
-        n = await self._r.delete(ks.access_token(token_hash))
-        await self._bus.publish(TokenRevoked(token_hash))
-        return bool(n)
+        n = await self._conn.durable(self._revoke_access, [ks.access_token(token_hash)],
+                                     announcement(TokenRevoked(token_hash)))
+        return bool(integer(n))
 
     # --- refresh tokens -------------------------------------------------------------------------------------
 
@@ -194,20 +231,23 @@ class RedisTokens:
 
     @guarded
     async def consume_refresh_token(self, token_hash: str) -> tuple[RefreshTokenRecord | None, str | None]:
-        """Atomically take a refresh token for rotation.
+        """Atomically take a refresh token for rotation, confirmed by the required replicas.
 
         Returns (record, None) the first time; (None, grant_id) when it was already rotated (reuse: the caller
-        revokes that grant); (None, None) when it never existed or has expired.
+        revokes that grant); (None, None) when it never existed or has expired. When the replicas do not confirm,
+        the take is undone (so the client's retry is not taken for a reuse) and StoreUnavailable is raised.
         """
-        v = opt_text(await self._r.get(ks.refresh_token(token_hash)))
-        gid = v.split("|")[0] if v else ""
-        taken = opt_text(await self._rotate(
-            keys=[ks.refresh_token(token_hash), ks.refresh_used(token_hash)],
-            args=[gid or "-", 30 * 86400],
-        ))
+        keys = [ks.refresh_token(token_hash), ks.refresh_used(token_hash)]
+        try:
+            taken = opt_text(await self._conn.durable(self._rotate, keys, [self._conn.options.refresh_ttl]))
+        except NotAcknowledged as exc:
+            record = opt_text(exc.result)
+            if record:
+                gid, exp = record.split("|")
+                await self._conn.undo_take(self._undo_take, keys, record, int(exp) - _now(), gid or "-")
+            raise
         if taken:
             g, exp = taken.split("|")
             return RefreshTokenRecord(grant_id=g, expires_at=int(exp)), None
         used = opt_text(await self._r.get(ks.refresh_used(token_hash)))
         return None, (used if used and used != "-" else None)
-
