@@ -16,7 +16,6 @@ from gateway.store.redis.authorizations import RedisUserAuthorizations
 from gateway.store.redis.client import (
     UNAVAILABLE,
     Connection,
-    announcement,
     guarded,
     integer,
     opt_text,
@@ -81,7 +80,7 @@ class RedisApplications:
         replicas (an unticked scope is a revocation)."""
         args = [x for field, value in codec.app_to_fields(app).items() for x in (field, value)]
         done = await self._conn.durable(self._update, [ks.app(app.client_id)],
-                                        [*announcement(ApplicationChanged(app.client_id)), *args])
+                                        [*self._bus.announcement(ApplicationChanged(app.client_id)), *args])
         return bool(integer(done))
 
     @guarded
@@ -92,7 +91,7 @@ class RedisApplications:
         deleted = await self._conn.durable(
             self._delete,
             [ks.app(client_id), ks.app_secrets(client_id), ks.APPS, ks.CLEANUP_QUEUE],
-            [client_id, *announcement(ApplicationChanged(client_id))],
+            [client_id, *self._bus.announcement(ApplicationChanged(client_id))],
         )
         return bool(integer(deleted))
 

@@ -13,7 +13,7 @@ from gateway.events import ApplicationChanged, UserApplicationRevoked, UserRevok
 from gateway.models import Authorization
 from gateway.store import keyspace as ks
 from gateway.store import scripts
-from gateway.store.redis.client import Connection, announcement, guarded, integer, opt_text, text_map, texts
+from gateway.store.redis.client import Connection, guarded, integer, opt_text, text_map, texts
 from gateway.store.redis.revocations import RedisRevocationBus
 
 log = logging.getLogger("scopegate.store")
@@ -80,7 +80,7 @@ class RedisUserAuthorizations:
             self._revoke_user_app,
             [ks.user_app_epoch(user_id, client_id), ks.authorizations(user_id), ks.last_used(user_id),
              ks.client_users(client_id)],
-            [client_id, user_id, *announcement(UserApplicationRevoked(user_id, client_id)),
+            [client_id, user_id, *self._bus.announcement(UserApplicationRevoked(user_id, client_id)),
              self._conn.options.epoch_ttl],
         )
         return bool(integer(removed))
@@ -94,7 +94,7 @@ class RedisUserAuthorizations:
             self._revoke_user,
             [ks.user_epoch(user_id), ks.authorizations(user_id), ks.last_used(user_id),
              *(ks.client_users(cid) for cid in cids)],
-            [user_id, *announcement(UserRevoked(user_id)), self._conn.options.epoch_ttl],
+            [user_id, *self._bus.announcement(UserRevoked(user_id)), self._conn.options.epoch_ttl],
         )
         return integer(n)
 
@@ -104,7 +104,7 @@ class RedisUserAuthorizations:
         script, confirmed by the required replicas); the app stays, and consents older than this no longer
         authorize issuance. Returns how many users' Authorized Applications rows were removed."""
         bumped = await self._conn.durable(self._bump_app_epoch, [ks.app(client_id)],
-                                          [*announcement(ApplicationChanged(client_id)), repr(time.time())])
+                                          [*self._bus.announcement(ApplicationChanged(client_id)), repr(time.time())])
         if bumped is None:
             return 0
         # tokens are dead from here; the rows below are bookkeeping

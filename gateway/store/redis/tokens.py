@@ -19,7 +19,6 @@ from gateway.store.redis.client import (
     UNAVAILABLE,
     Connection,
     NotAcknowledged,
-    announcement,
     guarded,
     integer,
     opt_int,
@@ -142,7 +141,8 @@ class RedisTokens:
         if v:
             g = codec.grant_from_value(grant_id, v, self._bits)
             keys += [ks.refresh_token(g.refresh_hash or "-"), ks.app_grants(g.client_id)]
-        n = await self._conn.durable(self._revoke_grant, keys, [*announcement(GrantRevoked(grant_id)), grant_id])
+        args = [*self._bus.announcement(GrantRevoked(grant_id)), grant_id]
+        n = await self._conn.durable(self._revoke_grant, keys, args)
         return bool(integer(n))
 
     async def drop_app_grants(self, client_id: str, batch: int = 500) -> tuple[int, bool]:
@@ -211,7 +211,7 @@ class RedisTokens:
     @guarded
     async def revoke_access_token(self, token_hash: str) -> bool:
         n = await self._conn.durable(self._revoke_access, [ks.access_token(token_hash)],
-                                     announcement(TokenRevoked(token_hash)))
+                                     self._bus.announcement(TokenRevoked(token_hash)))
         return bool(integer(n))
 
     # --- refresh tokens -------------------------------------------------------------------------------------
