@@ -68,6 +68,13 @@ class Replica(RedisServer):
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGCONT)
 
+    def catch_up(self) -> None:
+        """Thaw and wait until the replica has everything the primary has (what an operator's recovery means)."""
+        self.thaw()
+        wait_until(lambda: info_field(self.port, "replication", "master_link_status") == "up"
+                   and info_field(self.port, "replication", "master_repl_offset")
+                   == info_field(self.primary_port, "replication", "master_repl_offset"), what="replica caught up")
+
     def kill(self) -> None:
         if self.proc is not None:
             self.thaw()

@@ -130,7 +130,7 @@ async def test_every_security_critical_write_waits_and_is_refused_without_the_re
             assert await store._r.exists(ks.code(code)) == 1
             assert await store._r.exists(ks.refresh_used(issued.grant.refresh_hash)) == 0
 
-    replica.thaw()
+    replica.catch_up()
     # Retried after recovery, each succeeds (every write is safe to run again).
     record, reused = await store.consume_refresh_token(issued.grant.refresh_hash)
     assert record is None and reused is None  # the refresh token died with the grant revoked above
@@ -190,7 +190,7 @@ async def test_admin_answers_503_while_unconfirmed_and_the_retry_succeeds(
         assert resp.status == 503
         assert "replica" in (await resp.text())
     finally:
-        replica.thaw()
+        replica.catch_up()
     resp = await admin.post("/admin/revocations", json={"user_id": "1001"}, headers=AUTH)
     assert resp.status == 200, await resp.text()
     assert (await public.get("/v1/events", headers=bearer)).status == 401

@@ -170,7 +170,7 @@ async def test_a_crashed_cleanup_is_finished_by_another_process(redis_url: str) 
         grants = await probe._r.keys("sg:grant:*")
         left = [k for k in grants if (await probe._r.get(k) or "").startswith(cid + "|")]
         assert len(left) == 5  # only those of the batch the crash interrupted, and they expire by TTL
-        assert all(0 < int(await probe._r.ttl(k)) <= REFRESH_TTL for k in left)
+        assert all(0 < ttl <= REFRESH_TTL for ttl in [int(await probe._r.ttl(k)) for k in left])
         assert await probe._r.hget(ks.authorizations("u1199"), cid) is None
     finally:
         await probe.close()
