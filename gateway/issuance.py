@@ -44,7 +44,7 @@ async def start_grant(
     access = mint(TokenKind.ACCESS)
     now = int(time.time())
     grant = Grant(
-        grant_id=random_id(12),
+        grant_id=f"{client_id}.{random_id(12)}",  # keyed in its application's hash slot (keyspace.grant)
         client_id=client_id,
         user_id=user_id,
         scopes=scope_set,

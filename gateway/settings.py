@@ -21,7 +21,7 @@ import yaml
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.routespec import METHODS, Route, find_ties, parse_template
 from gateway.security import valid_password_hash
-from gateway.store.urls import sentinel_url_problem
+from gateway.store.urls import CLUSTER_SCHEMES, cluster_url_problem, sentinel_url_problem
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -324,8 +324,13 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         problem = sentinel_url_problem(redis_url)
         if problem:
             c.bad("redis_url", problem)
+    elif redis_url.startswith(CLUSTER_SCHEMES):
+        problem = cluster_url_problem(redis_url)
+        if problem:
+            c.bad("redis_url", problem)
     elif redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix", "memory"):
-        c.bad("redis_url", f"{redis_url!r} must be a redis://, rediss://, unix://, redis+sentinel:// or memory:// URL")
+        c.bad("redis_url", f"{redis_url!r} must be a redis://, rediss://, unix://, redis+sentinel://, "
+                           "redis+cluster://, rediss+cluster:// or memory:// URL")
 
     scopes = _scopes(c, top.get("scopes"))
     aliases = _aliases(c, top.get("scope_aliases"), scopes)

@@ -62,50 +62,47 @@ redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1
 """
 
-# Lua: delete an application, queue its clean-up, and announce it, in one step. Run again on an application already
-# gone, it deletes nothing and announces again (a retried DELETE re-publishes). Returns 1 if it existed.
-# KEYS: app, secrets, registry set, clean-up queue. ARGV: client id, channel, message.
+# Lua: delete an application and announce it, in one step (its keys share the application's slot). Run again on an
+# application already gone, it deletes nothing and announces again (a retried DELETE re-publishes). Returns 1 if it
+# existed. KEYS: app, secrets. ARGV: channel, message. (The store queues the clean-up around it.)
 DELETE_APP = """
 local existed = redis.call('EXISTS', KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('SREM', KEYS[3], ARGV[1])
-if existed == 1 then redis.call('SADD', KEYS[4], ARGV[1]) end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
 return existed
 """
 
 # Lua: revoke one user's authorization of one application: bump the user+application epoch (kept as long as a grant
-# that recorded an older value could live), forget the consent, announce. Returns whether a consent was removed.
-# KEYS: user+app epoch, authorizations, last used, the app's users. ARGV: client id, user id, channel, message, ttl.
+# that recorded an older value could live), forget the consent, announce (unless the channel is ''). Returns whether
+# a consent was removed. KEYS (the application's slot): user+app epoch, the app's consents, the app's users.
+# ARGV: user id, channel, message, ttl.
 REVOKE_USER_APP = """
 redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 local removed = redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('SREM', KEYS[4], ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call('SREM', KEYS[3], ARGV[1])
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return removed
 """
 
-# Lua: revoke every authorization of one user. KEYS: user epoch, authorizations, last used, then each app's users
-# set. ARGV: user id, channel, message, ttl. Returns how many consents were removed.
+# Lua: revoke every authorization of one user (after each application's consent was revoked in its own slot): bump
+# the user epoch, drop the Authorized Applications index, announce. KEYS (the user's slot): user epoch,
+# authorizations, last used. ARGV: channel, message, ttl. Returns how many index rows there were.
 REVOKE_USER = """
 redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 local n = redis.call('HLEN', KEYS[2])
 redis.call('DEL', KEYS[2], KEYS[3])
-for i = 4, #KEYS do redis.call('SREM', KEYS[i], ARGV[1]) end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
 return n
 """
 
-# Lua: end a grant (its refresh token, and every access token issued under it, which point at it) and announce it.
-# Run again on a grant already gone, it announces again. KEYS: grant, then (when the grant was found) its refresh
-# token and its application's grants set. ARGV: channel, message, grant id. Returns 1 if the grant existed.
+# Lua: end a grant (every access token issued under it points at it) and announce it. Run again on a grant already
+# gone, it announces again. KEYS (the application's slot): grant, the app's grants set. ARGV: channel, message, grant
+# id. Returns 1 if the grant existed. (Its refresh token, in its own slot, is deleted after: it points at the grant.)
 REVOKE_GRANT = """
 local n = redis.call('DEL', KEYS[1])
-if KEYS[2] then redis.call('DEL', KEYS[2]) end
-if KEYS[3] then redis.call('SREM', KEYS[3], ARGV[3]) end
+redis.call('SREM', KEYS[2], ARGV[3])
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return n
 """
@@ -117,18 +114,21 @@ redis.call('PUBLISH', ARGV[1], ARGV[2])
 return n
 """
 
-# Lua: a new grant and its first tokens, checked and written in one step: the application must exist, the user's
-# consent must cover the scopes and be newer than the application's last bulk revocation, and the epochs the grant
-# records are read here, so a revocation lands wholly before (issuance refused, or old epochs recorded) or wholly
-# after (the grant it kills is already written). Epoch keys a grant records are kept at least as long as it.
-# KEYS: app, authorizations, user+app epoch, user epoch, grant, app grants, access token, refresh token.
-# ARGV: 1 client id, 2 grant id, 3 '|created|scope bits|refresh hash|user id' (the grant's tail), 4 grant ttl,
-#       5 access value, 6 access ttl, 7 refresh value, 8 epoch ttl, 9 '1' = require consent, 10.. the scopes.
-# Returns {app epoch, user+app epoch, user epoch}, or 0 (application gone) or -1 (no consent covering the scopes).
+# Lua: a new grant, checked and written in one step in its application's slot: the application must exist, the
+# user's consent (with `require consent`) must cover the scopes and be newer than the application's last bulk
+# revocation, and the epochs the grant records are read here, so a revocation lands wholly before (issuance refused,
+# or old epochs recorded) or wholly after (the grant it kills is already written). The user epoch (in the user's
+# slot) is read by the caller before this step: user revocation revokes each application's consent first, in this
+# slot, so a grant racing it is refused here or records an epoch that is bumped after. The access and refresh tokens
+# (their own slots) are written after the grant they point at.
+# KEYS: app, the app's consents, user+app epoch, grant, the app's grants.
+# ARGV: 1 user id, 2 grant id, 3 client id, 4 '|created|scope bits|refresh hash|user id' (the grant's tail),
+#       5 grant ttl, 6 user epoch, 7 epoch ttl, 8 '1' = require consent, 9.. the scopes.
+# Returns {app epoch, user+app epoch}, or 0 (application gone) or -1 (no consent covering the scopes).
 START_GRANT = """
 local ae = redis.call('HGET', KEYS[1], 'epoch')
 if not ae then return 0 end
-if ARGV[9] == '1' then
+if ARGV[8] == '1' then
   local raw = redis.call('HGET', KEYS[2], ARGV[1])
   if not raw then return -1 end
   local consent = cjson.decode(raw)
@@ -136,35 +136,27 @@ if ARGV[9] == '1' then
   if tonumber(consent['authorized_at']) <= revoked_at then return -1 end
   local have = {}
   for _, s in ipairs(consent['scopes']) do have[s] = true end
-  for i = 10, #ARGV do if not have[ARGV[i]] then return -1 end end
+  for i = 9, #ARGV do if not have[ARGV[i]] then return -1 end end
 end
 local uae = redis.call('GET', KEYS[3]) or '0'
-local ue = redis.call('GET', KEYS[4]) or '0'
-if uae ~= '0' then redis.call('EXPIRE', KEYS[3], ARGV[8]) end
-if ue ~= '0' then redis.call('EXPIRE', KEYS[4], ARGV[8]) end
-redis.call('SET', KEYS[5], ARGV[1] .. '|' .. ae .. '|' .. uae .. '|' .. ue .. ARGV[3], 'EX', ARGV[4])
-redis.call('SADD', KEYS[6], ARGV[2])
-redis.call('SET', KEYS[7], ARGV[5], 'EX', ARGV[6])
-redis.call('SET', KEYS[8], ARGV[7], 'EX', ARGV[4])
-return {tonumber(ae), tonumber(uae), tonumber(ue)}
+if uae ~= '0' then redis.call('EXPIRE', KEYS[3], ARGV[7]) end
+redis.call('SET', KEYS[4], ARGV[3] .. '|' .. ae .. '|' .. uae .. '|' .. ARGV[6] .. ARGV[4], 'EX', ARGV[5])
+redis.call('SADD', KEYS[5], ARGV[2])
+return {tonumber(ae), tonumber(uae)}
 """
 
-# Lua: refresh within a grant, checked and written in one step: the grant must still exist and the epochs it
-# recorded must still be current (no revocation since), else nothing is written.
-# KEYS: app, user+app epoch, user epoch, grant, access token, refresh token.
-# ARGV: 1-3 the grant's app, user+app, user epochs, 4 grant value, 5 grant ttl, 6 access value, 7 access ttl,
-#       8 refresh value, 9 epoch ttl. Returns 1, or 0 when the grant is gone or revoked.
+# Lua: refresh within a grant, checked and written in one step in its application's slot: the grant must still
+# exist and the application and user+application epochs it recorded must still be current (the caller compared the
+# user epoch just before), else nothing is written. KEYS: app, user+app epoch, grant.
+# ARGV: 1-2 the grant's app and user+app epochs, 3 the grant's new value, 4 grant ttl, 5 epoch ttl.
+# Returns 1, or 0 when the grant is gone or revoked.
 CONTINUE_GRANT = """
 local ae = redis.call('HGET', KEYS[1], 'epoch')
-if not ae or redis.call('EXISTS', KEYS[4]) == 0 then return 0 end
+if not ae or redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 local uae = redis.call('GET', KEYS[2]) or '0'
-local ue = redis.call('GET', KEYS[3]) or '0'
-if ae ~= ARGV[1] or uae ~= ARGV[2] or ue ~= ARGV[3] then return 0 end
-if uae ~= '0' then redis.call('EXPIRE', KEYS[2], ARGV[9]) end
-if ue ~= '0' then redis.call('EXPIRE', KEYS[3], ARGV[9]) end
-redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[5])
-redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7])
-redis.call('SET', KEYS[6], ARGV[8], 'EX', ARGV[5])
+if ae ~= ARGV[1] or uae ~= ARGV[2] then return 0 end
+if uae ~= '0' then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 return 1
 """
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import RedisServer
-from tests.store.procs import Replica, Sentinels
+from tests.store.procs import Replica, Sentinels, acknowledged, command, wait_until
 
 
 @dataclass
@@ -37,7 +37,14 @@ def start_sentinel_deployment() -> SentinelDeployment:
     primary.start()
     replica = Replica(primary.port)
     replica.start()
-    return SentinelDeployment(primary, replica, Sentinels(primary.port))
+    sentinels = Sentinels(primary.port)
+    # Every sentinel knows the replica (it can fail over to it), and the replica acknowledges writes.
+    for port in sentinels.ports:
+        wait_until(lambda p=port: str(replica.port).encode() in command(p, "SENTINEL", "replicas", "sg"),  # type: ignore[misc]
+                   what="sentinel sees the replica")
+    wait_until(lambda: acknowledged(primary.port), what="replica acknowledges")
+    primary.flush()
+    return SentinelDeployment(primary, replica, sentinels)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,18 @@ def command(port: int, *args: str, timeout: float = 5.0) -> bytes:
         return s.recv(65536)
 
 
+def acknowledged(primary_port: int, timeout_ms: int = 200) -> bool:
+    """A write followed by WAIT on the same connection is confirmed by a replica (a WAIT after no write proves
+    nothing: it has nothing to wait for)."""
+    with socket.create_connection(("127.0.0.1", primary_port), timeout=5) as s:
+        s.sendall(b"*3\r\n$3\r\nSET\r\n$13\r\nsg:test:probe\r\n$1\r\n1\r\n"
+                  + f"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n${len(str(timeout_ms))}\r\n{timeout_ms}\r\n".encode())
+        reply = b""
+        while reply.count(b"\r\n") < 2:
+            reply += s.recv(1024)
+        return reply.endswith(b":1\r\n")
+
+
 def info_field(port: int, section: str, field: str) -> str:
     text = command(port, "INFO", section).decode(errors="replace")
     for line in text.splitlines():
@@ -59,6 +71,8 @@ class Replica(RedisServer):
                    what="replication link up")
         wait_until(lambda: int(info_field(self.primary_port, "replication", "connected_slaves") or 0) >= 1,
                    what="primary sees the replica")
+        # Acknowledging: a replica just past its full sync may not answer WAIT yet.
+        wait_until(lambda: acknowledged(self.primary_port), what="replica acknowledges")
 
     def freeze(self) -> None:
         assert self.proc is not None

@@ -36,7 +36,7 @@ FAMILIES: list[tuple[str, str, int | None]] = [
     (r"sg:rtu:\{[^}]+\}", "ttl", REFRESH_TTL),  # used-refresh markers live as long as a refresh token could
     (r"sg:code:\{[^}]+\}", "ttl", 60),
     (r"sg:codeu:\{[^}]+\}", "ttl", 600),
-    (r"sg:grant:[^:]+", "ttl", REFRESH_TTL),
+    (r"sg:grant:\{[^}]+\}:[^:]+", "ttl", REFRESH_TTL),
     (r"sg:epoch:ua:.+", "ttl", OPTIONS.epoch_ttl),  # outlives every grant that recorded an older value
     (r"sg:epoch:u:.+", "ttl", OPTIONS.epoch_ttl),
     (r"sg:tmp:.+", "ttl", 3600),
@@ -45,6 +45,7 @@ FAMILIES: list[tuple[str, str, int | None]] = [
     (r"sg:app:\{[^}]+\}:secrets", "the application (DELETE)", None),
     (r"sg:app:\{[^}]+\}:grants", "the application (clean-up)", None),
     (r"sg:app:\{[^}]+\}:users", "the application (clean-up)", None),
+    (r"sg:app:\{[^}]+\}:consents", "the application (clean-up)", None),
     (r"sg:authz:\{[^}]+\}", "the user's consents (revoke, application clean-up)", None),
     (r"sg:authz:\{[^}]+\}:lastused", "the user's consents (revoke, application clean-up)", None),
     (r"sg:apps", "registry: one member per live application", None),

@@ -51,11 +51,11 @@ class RedisApplications:
     async def create_app(self, app: Application, secret_hash: str) -> None:
         fields: dict[EncodableT, EncodableT] = {"epoch": "0"}
         fields.update(codec.app_to_fields(app))
-        async with self._r.pipeline(transaction=True) as p:
+        async with self._r.pipeline(transaction=True) as p:  # one slot: the application's
             p.hset(ks.app(app.client_id), mapping=fields)
             p.hset(ks.app_secrets(app.client_id), secret_hash, "0")
-            p.sadd(ks.APPS, app.client_id)
             await p.execute()
+        await self._r.sadd(ks.APPS, app.client_id)
 
     @guarded
     async def get_app(self, client_id: str) -> Application | None:
@@ -85,14 +85,23 @@ class RedisApplications:
 
     @guarded
     async def delete_app(self, client_id: str) -> bool:
-        """Remove the application, queue its clean-up and announce it, in one script confirmed by the required
-        replicas; every token it had fails validation from then on. Run again on an application already gone, it
-        announces again and answers False (so a DELETE retried after a 503 re-publishes)."""
+        """Remove the application and announce it in one script (its slot), confirmed by the required replicas;
+        every token it had fails validation from then on. Run again on an application already gone, it announces
+        again and answers False (so a DELETE retried after a 503 re-publishes).
+
+        The clean-up is queued before the delete (so no crash can leave a deleted application unqueued; a queue entry
+        whose application still exists is dropped by the clean-up) and again after it (in case a clean-up dropped the
+        entry in between)."""
+        await self._r.sadd(ks.CLEANUP_QUEUE, client_id)
         deleted = await self._conn.durable(
             self._delete,
-            [ks.app(client_id), ks.app_secrets(client_id), ks.APPS, ks.CLEANUP_QUEUE],
-            [client_id, *self._bus.announcement(ApplicationChanged(client_id))],
+            [ks.app(client_id), ks.app_secrets(client_id)],
+            self._bus.announcement(ApplicationChanged(client_id)),
         )
+        async with self._r.pipeline(transaction=False) as p:
+            p.sadd(ks.CLEANUP_QUEUE, client_id)
+            p.srem(ks.APPS, client_id)
+            await p.execute()
         return bool(integer(deleted))
 
     async def cleanup_app(self, client_id: str, batch: int = 500) -> int:
@@ -103,13 +112,23 @@ class RedisApplications:
         Access tokens of a deleted application are already dead (validation finds no application) and expire by
         TTL; this only reclaims memory, so it yields between batches and never blocks the event loop.
         """
+        try:
+            if await self._r.exists(ks.app(client_id)):
+                await self._r.srem(ks.CLEANUP_QUEUE, client_id)  # queued by a delete that never happened
+                return 0
+        except UNAVAILABLE:
+            return 0
         removed, complete = await self._tokens.drop_app_grants(client_id, batch)
         if not complete:
             log.warning("clean-up of %s paused: store unavailable", client_id)
             return removed
         try:
             await self._authorizations.revoke_client_rows(client_id)
-            await self._r.srem(ks.CLEANUP_QUEUE, client_id)
+            await self._r.delete(ks.app_consents(client_id))
+            async with self._r.pipeline(transaction=False) as p:
+                p.srem(ks.APPS, client_id)
+                p.srem(ks.CLEANUP_QUEUE, client_id)
+                await p.execute()
         except _PAUSED:
             log.warning("clean-up of %s paused: store unavailable", client_id)
         return removed

@@ -30,11 +30,13 @@ class RedisUserAuthorizations:
 
     @guarded
     async def record_authorization(self, auth: Authorization) -> None:
+        """The consent issuance checks (the application's slot), then the user's Authorized Applications index."""
         value = json.dumps({"scopes": list(auth.scopes), "authorized_at": auth.authorized_at})
-        async with self._r.pipeline(transaction=False) as p:
-            p.hset(ks.authorizations(auth.user_id), auth.client_id, value)
+        async with self._r.pipeline(transaction=True) as p:
+            p.hset(ks.app_consents(auth.client_id), auth.user_id, value)
             p.sadd(ks.client_users(auth.client_id), auth.user_id)
             await p.execute()
+        await self._r.hset(ks.authorizations(auth.user_id), auth.client_id, value)
 
     @guarded
     async def list_authorizations(self, user_id: str) -> list[Authorization]:
@@ -55,7 +57,7 @@ class RedisUserAuthorizations:
 
     @guarded
     async def get_authorization(self, user_id: str, client_id: str) -> Authorization | None:
-        raw = opt_text(await self._r.hget(ks.authorizations(user_id), client_id))
+        raw = opt_text(await self._r.hget(ks.app_consents(client_id), user_id))
         if not raw:
             return None
         d = json.loads(raw)
@@ -75,26 +77,36 @@ class RedisUserAuthorizations:
     @guarded
     async def revoke_user_app(self, user_id: str, client_id: str) -> bool:
         """Invalidate every token of this application for this user (one epoch bump) and forget the consent: one
-        script with its announcement, confirmed by the required replicas."""
-        removed = await self._conn.durable(
+        script in the application's slot with its announcement, confirmed by the required replicas; then the row of
+        the user's Authorized Applications index."""
+        removed = await self._revoke_consent(user_id, client_id, announce=True)
+        async with self._r.pipeline(transaction=False) as p:
+            p.hdel(ks.authorizations(user_id), client_id)
+            p.hdel(ks.last_used(user_id), client_id)
+            listed, _ = await p.execute()
+        return bool(removed or integer(listed))
+
+    async def _revoke_consent(self, user_id: str, client_id: str, *, announce: bool) -> int:
+        channel, message = self._bus.announcement(UserApplicationRevoked(user_id, client_id)) if announce \
+            else ("", "")
+        return integer(await self._conn.durable(
             self._revoke_user_app,
-            [ks.user_app_epoch(user_id, client_id), ks.authorizations(user_id), ks.last_used(user_id),
-             ks.client_users(client_id)],
-            [client_id, user_id, *self._bus.announcement(UserApplicationRevoked(user_id, client_id)),
-             self._conn.options.epoch_ttl],
-        )
-        return bool(integer(removed))
+            [ks.user_app_epoch(user_id, client_id), ks.app_consents(client_id), ks.client_users(client_id)],
+            [user_id, channel, message, self._conn.options.epoch_ttl],
+        ))
 
     @guarded
     async def revoke_user(self, user_id: str) -> int:
-        """Invalidate every token of this user, whatever the application (one epoch bump): one script with its
-        announcement, confirmed by the required replicas."""
-        cids = texts(await self._r.hkeys(ks.authorizations(user_id)))
+        """Invalidate every token of this user, whatever the application: first each application's consent and
+        user+application epoch (each in its application's slot, so an issuance racing this is refused there),
+        then the user epoch and the Authorized Applications index in one script with the announcement; every step
+        confirmed by the required replicas. Run again, it revokes again."""
+        for cid in texts(await self._r.hkeys(ks.authorizations(user_id))):
+            await self._revoke_consent(user_id, cid, announce=False)
         n = await self._conn.durable(
             self._revoke_user,
-            [ks.user_epoch(user_id), ks.authorizations(user_id), ks.last_used(user_id),
-             *(ks.client_users(cid) for cid in cids)],
-            [user_id, *self._bus.announcement(UserRevoked(user_id)), self._conn.options.epoch_ttl],
+            [ks.user_epoch(user_id), ks.authorizations(user_id), ks.last_used(user_id)],
+            [*self._bus.announcement(UserRevoked(user_id)), self._conn.options.epoch_ttl],
         )
         return integer(n)
 
@@ -118,6 +130,7 @@ class RedisUserAuthorizations:
         key = ks.client_users(client_id)
         while users := texts(await self._r.spop(key, batch) or []):
             async with self._r.pipeline(transaction=False) as p:
+                p.hdel(ks.app_consents(client_id), *users)
                 for uid in users:
                     p.hdel(ks.authorizations(uid), client_id)
                     p.hdel(ks.last_used(uid), client_id)

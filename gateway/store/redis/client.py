@@ -192,6 +192,7 @@ class Connection:
         options: StoreOptions | None = None,
         also_close: tuple[Redis, ...] = (),
         embedded: bool = False,
+        cluster: bool = False,
     ) -> None:
         self.r = client
         self.reads = reads or client
@@ -199,8 +200,15 @@ class Connection:
         self.gets = GetBatcher(self.reads)
         self.scope_bits = codec.ScopeBits()
         self.embedded = embedded  # fakeredis: one process, no replicas, no WAIT
+        self.cluster = cluster  # Redis Cluster: MGET split by slot, WAIT on the slot's primary
         self._also_close = also_close  # e.g. the Sentinel connections that found the master
         self._replicas_seen = 0
+
+    async def mget(self, keys: list[str]) -> list[Any]:
+        """MGET; on Redis Cluster split by slot (keys of different slots cannot be read in one command)."""
+        if self.cluster:
+            return list(await self.r.mget_nonatomic(keys))  # type: ignore[attr-defined]
+        return list(await self.r.mget(keys))
 
     async def close(self) -> None:
         await self.r.aclose()

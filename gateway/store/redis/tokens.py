@@ -58,13 +58,26 @@ class RedisTokens:
         """(application, user+application, user) epochs now; None when the application is gone."""
         async with self._r.pipeline(transaction=False) as p:
             p.hget(ks.app(client_id), "epoch")
-            p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
-            ae, epochs = await p.execute()
-        uae, ue = opt_texts(epochs)
+            p.get(ks.user_app_epoch(user_id, client_id))
+            p.get(ks.user_epoch(user_id))
+            ae, uae, ue = await p.execute()
         app_epoch = opt_int(ae)
         if app_epoch is None:
             return None
-        return app_epoch, int(uae or 0), int(ue or 0)
+        return app_epoch, int(opt_text(uae) or 0), int(opt_text(ue) or 0)
+
+    async def _write_tokens(self, grant: Grant, grant_ttl: int, access_hash: str, access: AccessTokenRecord,
+                            refresh: RefreshTokenRecord) -> None:
+        """The tokens of a grant just written: they point at it, so they are written after it (their own slots)."""
+        async with self._r.pipeline(transaction=False) as p:
+            p.set(ks.access_token(access_hash), codec.access_to_value(access, self._bits),
+                  ex=max(1, access.expires_at - _now()))
+            p.set(ks.refresh_token(grant.refresh_hash), f"{refresh.grant_id}|{refresh.expires_at}",
+                  ex=max(1, refresh.expires_at - _now()))
+            if grant.user_epoch:
+                # The user epoch this grant recorded outlives it (the grant's own slot step cannot extend it).
+                p.expire(ks.user_epoch(grant.user_id), self._epoch_ttl(grant_ttl))
+            await p.execute()
 
     @guarded
     async def start_issued(
@@ -77,26 +90,26 @@ class RedisTokens:
         *,
         require_consent: bool,
     ) -> Grant | IssueRefused:
-        """A new grant and its first tokens in one script that also checks the authorization (the application
-        exists; with `require_consent`, the user's consent covers the scopes and is newer than the application's
-        last bulk revocation) and reads the epochs the grant records. `grant`'s epochs are ignored; the grant
-        written (with the epochs read) is returned."""
+        """A new grant in one script that also checks the authorization (the application exists; with
+        `require_consent`, the user's consent covers the scopes and is newer than the application's last bulk
+        revocation) and reads the epochs the grant records; then its tokens, which point at it. `grant`'s epochs
+        are ignored; the grant written (with the epochs read) is returned."""
+        user_epoch = int(opt_text(await self._r.get(ks.user_epoch(grant.user_id))) or 0)
         tail = "|" + "|".join((str(grant.created_at), self._bits.encode(grant.scopes), grant.refresh_hash,
                                grant.user_id))
         reply = await self._start_grant(
-            keys=[ks.app(grant.client_id), ks.authorizations(grant.user_id),
-                  ks.user_app_epoch(grant.user_id, grant.client_id), ks.user_epoch(grant.user_id),
-                  ks.grant(grant.grant_id), ks.app_grants(grant.client_id), ks.access_token(access_hash),
-                  ks.refresh_token(grant.refresh_hash)],
-            args=[grant.client_id, grant.grant_id, tail, grant_ttl,
-                  codec.access_to_value(access, self._bits), max(1, access.expires_at - _now()),
-                  f"{refresh.grant_id}|{refresh.expires_at}", self._epoch_ttl(grant_ttl),
-                  "1" if require_consent else "0", *sorted(grant.scopes)],
+            keys=[ks.app(grant.client_id), ks.app_consents(grant.client_id),
+                  ks.user_app_epoch(grant.user_id, grant.client_id), ks.grant(grant.grant_id),
+                  ks.app_grants(grant.client_id)],
+            args=[grant.user_id, grant.grant_id, grant.client_id, tail, grant_ttl, user_epoch,
+                  self._epoch_ttl(grant_ttl), "1" if require_consent else "0", *sorted(grant.scopes)],
         )
         if not isinstance(reply, list):
             return IssueRefused.APP_DELETED if integer(reply) == 0 else IssueRefused.NOT_AUTHORIZED
-        ae, uae, ue = (integer(x) for x in reply)
-        return replace(grant, app_epoch=ae, user_app_epoch=uae, user_epoch=ue)
+        ae, uae = (integer(x) for x in reply)
+        written = replace(grant, app_epoch=ae, user_app_epoch=uae, user_epoch=user_epoch)
+        await self._write_tokens(written, grant_ttl, access_hash, access, refresh)
+        return written
 
     @guarded
     async def continue_issued(
@@ -107,18 +120,22 @@ class RedisTokens:
         access: AccessTokenRecord,
         refresh: RefreshTokenRecord,
     ) -> bool:
-        """Refresh within a grant in one script: only while the grant exists and the epochs it recorded are still
-        current (nothing revoked it since the caller looked); writes the grant's new refresh hash and both tokens.
+        """Refresh within a grant: only while the grant exists and the epochs it recorded are still current
+        (nothing revoked it since the caller looked), one script writes its new refresh hash; then both tokens.
         False (nothing written) otherwise."""
+        user_epoch = int(opt_text(await self._r.get(ks.user_epoch(grant.user_id))) or 0)
+        if user_epoch != grant.user_epoch:
+            return False
         done = await self._continue_grant(
             keys=[ks.app(grant.client_id), ks.user_app_epoch(grant.user_id, grant.client_id),
-                  ks.user_epoch(grant.user_id), ks.grant(grant.grant_id), ks.access_token(access_hash),
-                  ks.refresh_token(grant.refresh_hash)],
-            args=[grant.app_epoch, grant.user_app_epoch, grant.user_epoch, codec.grant_to_value(grant, self._bits),
-                  grant_ttl, codec.access_to_value(access, self._bits), max(1, access.expires_at - _now()),
-                  f"{refresh.grant_id}|{refresh.expires_at}", self._epoch_ttl(grant_ttl)],
+                  ks.grant(grant.grant_id)],
+            args=[grant.app_epoch, grant.user_app_epoch, codec.grant_to_value(grant, self._bits), grant_ttl,
+                  self._epoch_ttl(grant_ttl)],
         )
-        return bool(integer(done))
+        if not integer(done):
+            return False
+        await self._write_tokens(grant, grant_ttl, access_hash, access, refresh)
+        return True
 
     @guarded
     async def save_grant(self, g: Grant, ttl_seconds: int) -> None:
@@ -137,12 +154,12 @@ class RedisTokens:
         """End a grant: its refresh token and every access token issued under it (they point at it). One script
         with its announcement, confirmed by the required replicas; run again, it announces again."""
         v = opt_text(await self._r.get(ks.grant(grant_id)))
-        keys = [ks.grant(grant_id)]
-        if v:
-            g = codec.grant_from_value(grant_id, v, self._bits)
-            keys += [ks.refresh_token(g.refresh_hash or "-"), ks.app_grants(g.client_id)]
+        g = codec.grant_from_value(grant_id, v, self._bits) if v else None
+        client_id = g.client_id if g else grant_id.partition(".")[0]
         args = [*self._bus.announcement(GrantRevoked(grant_id)), grant_id]
-        n = await self._conn.durable(self._revoke_grant, keys, args)
+        n = await self._conn.durable(self._revoke_grant, [ks.grant(grant_id), ks.app_grants(client_id)], args)
+        if g is not None and g.refresh_hash:
+            await self._r.delete(ks.refresh_token(g.refresh_hash))  # points at the grant: dead already
         return bool(integer(n))
 
     async def drop_app_grants(self, client_id: str, batch: int = 500) -> tuple[int, bool]:
@@ -155,7 +172,7 @@ class RedisTokens:
                 gids = texts(await self._r.spop(key, batch) or [])
                 if not gids:
                     return removed, True
-                values = await self._r.mget([ks.grant(g) for g in gids])
+                values = await self._conn.mget([ks.grant(g) for g in gids])
                 async with self._r.pipeline(transaction=False) as p:
                     for gid, v in zip(gids, values, strict=True):
                         p.delete(ks.grant(gid))
@@ -199,11 +216,12 @@ class RedisTokens:
         async with self._reads.pipeline(transaction=False) as p:
             p.get(ks.grant(grant_id))
             p.hmget(ks.app(client_id), ["scopes", "epoch"])
-            p.mget([ks.user_app_epoch(user_id, client_id), ks.user_epoch(user_id)])
-            gv, app_fields, epochs = await p.execute()
+            p.get(ks.user_app_epoch(user_id, client_id))
+            p.get(ks.user_epoch(user_id))
+            gv, app_fields, uae_reply, ue_reply = await p.execute()
         grant_value = opt_text(gv)
         scopes, epoch = opt_texts(app_fields)
-        uae, ue = opt_texts(epochs)
+        uae, ue = opt_text(uae_reply), opt_text(ue_reply)
         grant = codec.grant_from_value(grant_id, grant_value, self._bits) if grant_value else None
         state = AppState(frozenset(scopes.split()), int(epoch or 0)) if scopes is not None else None
         return grant, state, int(uae or 0), int(ue or 0)
