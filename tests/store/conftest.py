@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import RedisServer
+from tests.store.cluster import LocalCluster
 from tests.store.procs import Replica, Sentinels, acknowledged, command, wait_until
 
 
@@ -53,6 +54,17 @@ def shared_sentinel_deployment() -> Iterator[SentinelDeployment]:
     deployment = start_sentinel_deployment()
     yield deployment
     deployment.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """A local Redis Cluster: 3 primaries, each with a replica (redis-server --cluster-enabled yes)."""
+    cluster = LocalCluster()
+    try:
+        cluster.create()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

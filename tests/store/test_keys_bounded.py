@@ -62,9 +62,14 @@ def family(key: str) -> tuple[str, str, int | None]:
     raise AssertionError(f"key {key!r} belongs to no known family: give it a TTL or an owner, and list it here")
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
+@pytest.fixture(params=["fakeredis", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[RedisStore]:
-    url = "memory://" if request.param == "fakeredis" else request.getfixturevalue("redis_url")
+    if request.param == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        url = cluster.url
+    else:
+        url = "memory://" if request.param == "fakeredis" else request.getfixturevalue("redis_url")
     s = connect(url, options=OPTIONS)
     await s.init_scopes(CATALOG)
     yield s

@@ -13,7 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
@@ -25,7 +25,7 @@ from gateway.events import Revocation
 from gateway.store import codec
 from gateway.store import keyspace as ks
 from gateway.store.options import StoreOptions
-from gateway.store.urls import parse_sentinel_url
+from gateway.store.urls import CLUSTER_SCHEMES, parse_cluster_url, parse_sentinel_url
 
 Redis = aioredis.Redis
 log = logging.getLogger("scopegate.store")
@@ -129,10 +129,11 @@ class GetBatcher:
     for all of them. redis-py's per-command overhead (pool checkout, retry wrapper, parser) costs more CPU than the
     rest of a proxied request's token check, and under load many lookups arrive together."""
 
-    __slots__ = ("_futures", "_keys", "_max", "_r", "_tasks")
+    __slots__ = ("_cluster", "_futures", "_keys", "_max", "_r", "_tasks")
 
-    def __init__(self, client: Redis, max_batch: int = 256) -> None:
+    def __init__(self, client: Redis, max_batch: int = 256, *, cluster: bool = False) -> None:
         self._r = client
+        self._cluster = cluster  # keys of different slots: one MGET per slot (redis-py's mget_nonatomic)
         self._max = max_batch
         self._keys: list[str] = []
         self._futures: list[asyncio.Future[str | None]] = []
@@ -160,7 +161,10 @@ class GetBatcher:
 
     async def _send(self, keys: list[str], futures: list[asyncio.Future[str | None]]) -> None:
         try:
-            values = await self._r.mget(keys)
+            if self._cluster:
+                values = await self._r.mget_nonatomic(keys)  # type: ignore[attr-defined]
+            else:
+                values = await self._r.mget(keys)
         except BaseException as exc:
             for fut in futures:
                 if not fut.done():  # a caller that gave up (cancelled) needs nothing
@@ -193,16 +197,19 @@ class Connection:
         also_close: tuple[Redis, ...] = (),
         embedded: bool = False,
         cluster: bool = False,
+        node_client: Callable[[str, int], Redis] | None = None,
     ) -> None:
         self.r = client
         self.reads = reads or client
         self.options = options or StoreOptions()
-        self.gets = GetBatcher(self.reads)
+        self.gets = GetBatcher(self.reads, cluster=cluster)
         self.scope_bits = codec.ScopeBits()
         self.embedded = embedded  # fakeredis: one process, no replicas, no WAIT
         self.cluster = cluster  # Redis Cluster: MGET split by slot, WAIT on the slot's primary
         self._also_close = also_close  # e.g. the Sentinel connections that found the master
         self._replicas_seen = 0
+        self._node_client = node_client  # Redis Cluster: a plain client to one primary, for write + WAIT
+        self._nodes: dict[tuple[str, int], Redis] = {}
 
     async def mget(self, keys: list[str]) -> list[Any]:
         """MGET; on Redis Cluster split by slot (keys of different slots cannot be read in one command)."""
@@ -214,6 +221,8 @@ class Connection:
         await self.r.aclose()
         if self.reads is not self.r:
             await self.reads.aclose()
+        for node in self._nodes.values():
+            await node.aclose()
         for extra in self._also_close:
             await extra.aclose()
 
@@ -251,6 +260,15 @@ class Connection:
         """Read `connected_slaves` from INFO replication (at start and periodically); returns it."""
         if self.embedded:
             return 0
+        if self.cluster:
+            from redis.asyncio.cluster import RedisCluster
+
+            # Every shard must have the replicas required: the least replicated primary decides.
+            per_node = await self.r.info("replication", target_nodes=RedisCluster.PRIMARIES)
+            rows = [v for v in per_node.values() if isinstance(v, Mapping)] if isinstance(per_node, Mapping) else []
+            seen = min((int(v.get("connected_slaves", 0)) for v in rows), default=0)
+            self._replicas_seen = max(self._replicas_seen, seen)
+            return seen
         info = await self.r.info("replication")
         seen = int(info.get("connected_slaves", 0)) if isinstance(info, Mapping) else 0
         self._replicas_seen = max(self._replicas_seen, seen)
@@ -265,10 +283,24 @@ class Connection:
         if need <= 0 or self.embedded:
             return await script(keys=keys, args=args)
         timeout = self.options.ack_timeout
-        async with self.r.pipeline(transaction=False) as p:
-            await script(keys=keys, args=args, client=p)
-            p.execute_command("WAIT", need, max(1, int(timeout * 1000)))
-            result, acked = await p.execute()
+        client = self.r
+        if self.cluster and self._node_client is not None:
+            # WAIT counts what *this connection* wrote: on a cluster, write and wait on the primary of the keys' slot
+            # through one plain connection to it.
+            node = self.r.get_node_from_key(keys[0])  # type: ignore[attr-defined]
+            address = (str(node.host), int(node.port))
+            if address not in self._nodes:
+                self._nodes[address] = self._node_client(*address)
+            client = self._nodes[address]
+        try:
+            async with client.pipeline(transaction=False) as p:
+                await script(keys=keys, args=args, client=p)
+                p.execute_command("WAIT", need, max(1, int(timeout * 1000)))
+                result, acked = await p.execute()
+        except (redis_errors.MovedError, redis_errors.AskError) as exc:
+            # The slot moved (resharding, failover): learn the new layout; the caller's retry is safe.
+            await self.r.initialize()
+            raise StoreUnavailable("token store cluster layout changed; retry", reason="cluster_moved") from exc
         if integer(acked) < need:
             raise NotAcknowledged(need, integer(acked), timeout, result)
         return result
@@ -308,6 +340,8 @@ def open_connection(
 
         fake: Redis = fakeredis.FakeAsyncRedis(decode_responses=True)
         return Connection(fake, options=options, embedded=True)
+    if redis_url.startswith(CLUSTER_SCHEMES):
+        return _cluster_connection(redis_url, options)
     if redis_url.startswith("redis+sentinel://"):
         # Sentinel finds the current master and follows failovers; the store code is the same.
         from redis.asyncio.sentinel import Sentinel
@@ -332,6 +366,41 @@ def open_connection(
                           also_close=tuple(sentinel.sentinels))
     return Connection(_pool(redis_url, options.pool_size, options),
                       reads=_pool(redis_url, options.read_pool_size, options), options=options)
+
+
+def _cluster_connection(redis_url: str, options: StoreOptions) -> Connection:
+    """Redis Cluster (redis+cluster://, rediss+cluster://): every atomic step of the store is single-slot
+    (keyspace.py); revocation messages are PUBLISHed inside the write scripts, and classic pub/sub is broadcast to
+    every node of a cluster, so a subscriber on any node hears every message."""
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    nodes, tls, username, password = parse_cluster_url(redis_url)
+
+    def cluster(size: int) -> Redis:
+        client = RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in nodes],
+            decode_responses=True,
+            socket_timeout=options.timeout,
+            socket_connect_timeout=options.timeout,
+            max_connections=size,
+            ssl=tls,
+            username=username,
+            password=password,
+        )
+        # The store's code is written against the Redis commands both clients share.
+        return cast(Redis, client)
+
+    def node_client(host: str, port: int) -> Redis:
+        pool = aioredis.BlockingConnectionPool(
+            host=host, port=port, max_connections=options.pool_size, timeout=options.pool_timeout,
+            decode_responses=True, socket_timeout=options.timeout, socket_connect_timeout=options.timeout,
+            username=username, password=password,
+            connection_class=aioredis.SSLConnection if tls else aioredis.Connection,
+        )
+        return Redis.from_pool(pool)
+
+    return Connection(cluster(options.pool_size), reads=cluster(options.read_pool_size), options=options,
+                      cluster=True, node_client=node_client)
 
 
 def announcement(event: Revocation) -> list[str]:
