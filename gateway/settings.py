@@ -360,7 +360,11 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
             c.bad("redis.min_replicas_acked", "must be 'auto' or a whole number >= 0")
         else:
             min_acked = min_acked_raw
+    pool_size = int(c.number(redis_cfg, "pool_size", "redis", 64, minimum=1))
+    pool_timeout = c.number(redis_cfg, "pool_timeout", "redis", 0.2)
+    read_pool_size = int(c.number(redis_cfg, "read_pool_size", "redis", 16, minimum=1))
     audit_cfg = c.mapping(top.get("audit"), "audit", {"max_entries"})
+    audit_max_entries = int(c.number(audit_cfg, "max_entries", "audit", 1_000_000, minimum=1000))
     client_timeouts = c.mapping(top.get("client_timeouts"), "client_timeouts", {"idle"})
     cache = c.mapping(top.get("cache"), "cache", {"enabled", "max_entries", "max_age"})
     admin = c.mapping(top.get("admin"), "admin", {"secret_grace_period"})
@@ -407,12 +411,12 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         client_idle_timeout=c.number(client_timeouts, "idle", "client_timeouts", 5.0, minimum=0.1),
         max_body=int(c.number(top, "max_body", "", 10 * 1024 * 1024)),
         redis_timeout=redis_timeout,
-        redis_pool_size=int(c.number(redis_cfg, "pool_size", "redis", 64, minimum=1)),
-        redis_pool_timeout=c.number(redis_cfg, "pool_timeout", "redis", 0.2),
-        redis_read_pool_size=int(c.number(redis_cfg, "read_pool_size", "redis", 16, minimum=1)),
+        redis_pool_size=pool_size,
+        redis_pool_timeout=pool_timeout,
+        redis_read_pool_size=read_pool_size,
         redis_min_replicas_acked=min_acked,
         redis_ack_timeout=ack_timeout,
-        audit_max_entries=int(c.number(audit_cfg, "max_entries", "audit", 1_000_000, minimum=1000)),
+        audit_max_entries=audit_max_entries,
         cache_enabled=c.boolean(cache, "enabled", "cache", True),
         cache_max_entries=int(c.number(cache, "max_entries", "cache", 100_000, minimum=1)),
         cache_max_age=c.number(cache, "max_age", "cache", 60.0),
