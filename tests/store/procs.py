@@ -134,3 +134,65 @@ class Sentinels:
         for proc in self.procs:
             proc.wait(10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class DelayRelay:
+    """A TCP relay that forwards every byte `delay` seconds late, in order, both ways: a slow replication link."""
+
+    def __init__(self, target_port: int, delay: float) -> None:
+        import threading
+
+        self.target_port = target_port
+        self.delay = delay
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = int(self.listener.getsockname()[1])
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        import queue
+        import threading
+
+        pending: queue.Queue[tuple[float, bytes]] = queue.Queue()
+
+        def send() -> None:
+            while True:
+                due, chunk = pending.get()
+                if not chunk:
+                    return
+                time.sleep(max(0.0, due - time.monotonic()))
+                try:
+                    dst.sendall(chunk)
+                except OSError:
+                    return
+
+        threading.Thread(target=send, daemon=True).start()
+        while True:
+            try:
+                chunk = src.recv(65536)
+            except OSError:
+                chunk = b""
+            pending.put((time.monotonic() + self.delay, chunk))
+            if not chunk:
+                return
+
+    def close(self) -> None:
+        self._closed = True
+        self.listener.close()
