@@ -30,13 +30,15 @@ class RedisUserAuthorizations:
 
     @guarded
     async def record_authorization(self, auth: Authorization) -> None:
-        """The consent issuance checks (the application's slot), then the user's Authorized Applications index."""
+        """The user's Authorized Applications index first, then the consent issuance checks (the application's
+        slot): revocation removes them in the opposite order, so the index always names every consent that could
+        authorize issuance (user revocation walks it)."""
         value = json.dumps({"scopes": list(auth.scopes), "authorized_at": auth.authorized_at})
+        await self._r.hset(ks.authorizations(auth.user_id), auth.client_id, value)
         async with self._r.pipeline(transaction=True) as p:
             p.hset(ks.app_consents(auth.client_id), auth.user_id, value)
             p.sadd(ks.client_users(auth.client_id), auth.user_id)
             await p.execute()
-        await self._r.hset(ks.authorizations(auth.user_id), auth.client_id, value)
 
     @guarded
     async def list_authorizations(self, user_id: str) -> list[Authorization]:
