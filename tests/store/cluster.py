@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 
-from tests.store.procs import command, wait_until
+from tests.store.procs import acknowledged, command, wait_until
 
 
 def cluster_port() -> int:
@@ -55,6 +55,15 @@ class LocalCluster:
         wait_until(lambda: sum(b"connected_slaves:1" in command(p, "INFO", "replication") for p in self.ports)
                    >= len(self.ports) // (1 + self.replicas) if self.replicas else True, timeout=30,
                    what="replicas attached")
+
+        # Every primary's replica acknowledges writes (a replica fresh from its initial sync acknowledges only on
+        # its once-a-second cron at first).
+        for port in self.ports:
+            if b"master" in command(port, "ROLE"):
+                key = next(k for k in (f"sg:test:probe:{i}" for i in range(10_000))
+                           if not command(port, "SET", k, "1").startswith(b"-MOVED"))
+                wait_until(lambda p=port, k=key: acknowledged(p, key=k), what="shard replica acknowledges")  # type: ignore[misc]
+        self.flush()
 
     @property
     def url(self) -> str:

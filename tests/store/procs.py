@@ -22,11 +22,11 @@ def command(port: int, *args: str, timeout: float = 5.0) -> bytes:
         return s.recv(65536)
 
 
-def acknowledged(primary_port: int, timeout_ms: int = 200) -> bool:
+def acknowledged(primary_port: int, timeout_ms: int = 200, key: str = "sg:test:probe") -> bool:
     """A write followed by WAIT on the same connection is confirmed by a replica (a WAIT after no write proves
     nothing: it has nothing to wait for)."""
     with socket.create_connection(("127.0.0.1", primary_port), timeout=5) as s:
-        s.sendall(b"*3\r\n$3\r\nSET\r\n$13\r\nsg:test:probe\r\n$1\r\n1\r\n"
+        s.sendall(f"*3\r\n$3\r\nSET\r\n${len(key)}\r\n{key}\r\n$1\r\n1\r\n".encode()
                   + f"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n${len(str(timeout_ms))}\r\n{timeout_ms}\r\n".encode())
         reply = b""
         while reply.count(b"\r\n") < 2:
