@@ -104,7 +104,8 @@ class RedisUserAuthorizations:
         then the user epoch and the Authorized Applications index in one script with the announcement; every step
         confirmed by the required replicas. Run again, it revokes again."""
         for cid in texts(await self._r.hkeys(ks.authorizations(user_id))):
-            await self._revoke_consent(user_id, cid, announce=False)
+            # Each step announces itself: a crash before the last one leaves no unannounced change behind.
+            await self._revoke_consent(user_id, cid, announce=True)
         n = await self._conn.durable(
             self._revoke_user,
             [ks.user_epoch(user_id), ks.authorizations(user_id), ks.last_used(user_id)],
