@@ -17,6 +17,8 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 from gateway import events
@@ -315,6 +317,13 @@ class Connection:
             log.warning("could not undo an unconfirmed single-use take; a retry will be refused as a replay")
 
 
+def _reconnect_once() -> Retry:
+    """A pooled connection that Redis closed (a restart, a failover) is replaced and the command sent again, once, at
+    once; a timeout is never retried (a slow Redis is a down Redis: 503). Every write the store retries this way is
+    safe to run twice (see scripts.py)."""
+    return Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,))
+
+
 def _pool(url: str, size: int, options: StoreOptions) -> Redis:
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
@@ -324,6 +333,7 @@ def _pool(url: str, size: int, options: StoreOptions) -> Redis:
         socket_timeout=options.timeout,
         socket_connect_timeout=options.timeout,
         retry_on_timeout=False,
+        retry=_reconnect_once(),
     )
     return Redis.from_pool(pool)
 
@@ -396,6 +406,7 @@ def _cluster_connection(redis_url: str, options: StoreOptions) -> Connection:
             decode_responses=True, socket_timeout=options.timeout, socket_connect_timeout=options.timeout,
             username=username, password=password,
             connection_class=aioredis.SSLConnection if tls else aioredis.Connection,
+            retry=_reconnect_once(),
         )
         return Redis.from_pool(pool)
 
