@@ -99,13 +99,14 @@ class Minter:
                 for i in range(n):
                     uid = str(100_000 + done + i)
                     refresh_hash = self.hasher.hash(mint(TokenKind.REFRESH))
-                    g = Grant(grant_id=secrets.token_hex(8), client_id=client_id, user_id=uid,
+                    g = Grant(grant_id=f"{client_id}.{secrets.token_hex(8)}", client_id=client_id, user_id=uid,
                               scopes=frozenset(SCOPES), created_at=now, app_epoch=0, user_app_epoch=0,
                               user_epoch=0, refresh_hash=refresh_hash)
                     p.set(ks.grant(g.grant_id), codec.grant_to_value(g, self.store.scope_bits), ex=86400)
                     p.sadd(ks.app_grants(client_id), g.grant_id)
                     p.set(ks.refresh_token(refresh_hash), f"{g.grant_id}|{now + 86400}", ex=86400)
                     p.hset(ks.authorizations(uid), client_id, '{"scopes":[],"authorized_at":0}')
+                    p.hset(ks.app_consents(client_id), uid, '{"scopes":[],"authorized_at":0}')
                     p.sadd(ks.client_users(client_id), uid)
                     items.append((self.hasher.hash(mint(TokenKind.ACCESS)),
                                   AccessTokenRecord(g.grant_id, client_id, uid, frozenset(SCOPES), now, now + 3600)))

@@ -1,4 +1,9 @@
-"""Minting grants and tokens (RFC 6749 §5.1): the one place that creates access and refresh tokens."""
+"""Minting grants and tokens (RFC 6749 §5.1): the one place that creates access and refresh tokens.
+
+Each issuance is one store step that checks what authorizes it and writes the grant and both tokens together: a new
+grant reads the epochs it records (and, for a code exchange, checks the user's consent) inside that step; a refresh
+writes only while the grant's epochs are still current. A revocation therefore lands wholly before (nothing issued,
+or tokens born dead) or wholly after (it kills what was issued): never in between."""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from gateway.errors import InvalidToken
-from gateway.models import AccessTokenRecord, Grant, RefreshTokenRecord
+from gateway.errors import InvalidGrant, InvalidToken
+from gateway.models import AccessTokenRecord, Grant, IssueRefused, RefreshTokenRecord
 from gateway.security import Hasher, TokenKind, mint, random_id
 from gateway.store.base import TokenStore
 
@@ -30,26 +35,38 @@ async def start_grant(
     scopes: Iterable[str],
     access_ttl: int,
     refresh_ttl: int,
+    require_consent: bool = False,
 ) -> IssuedTokens:
-    """A new grant under the current epochs, with its first access and refresh tokens."""
-    epochs = await store.current_epochs_for(user_id, client_id)
-    if epochs is None:
-        raise InvalidToken("the application no longer exists", reason="app_deleted")
-    app_epoch, ua_epoch, u_epoch = epochs
+    """A new grant under the current epochs, with its first access and refresh tokens. With `require_consent` (the
+    code exchange), the user's consent must still cover `scopes` in the same atomic step."""
     scope_set = frozenset(scopes)
     refresh = mint(TokenKind.REFRESH)
+    access = mint(TokenKind.ACCESS)
+    now = int(time.time())
     grant = Grant(
-        grant_id=random_id(12),
+        grant_id=f"{client_id}.{random_id(12)}",  # keyed in its application's hash slot (keyspace.grant)
         client_id=client_id,
         user_id=user_id,
         scopes=scope_set,
-        created_at=int(time.time()),
-        app_epoch=app_epoch,
-        user_app_epoch=ua_epoch,
-        user_epoch=u_epoch,
+        created_at=now,
+        app_epoch=0,  # read by the store in the issuing step
+        user_app_epoch=0,
+        user_epoch=0,
         refresh_hash=hasher.hash(refresh),
     )
-    return await _tokens_for(store, hasher, grant, scope_set, refresh, access_ttl, refresh_ttl, new_grant=True)
+    written = await store.start_issued(
+        grant,
+        refresh_ttl,
+        hasher.hash(access),
+        AccessTokenRecord(grant.grant_id, client_id, user_id, scope_set, now, now + access_ttl),
+        RefreshTokenRecord(grant.grant_id, now + refresh_ttl),
+        require_consent=require_consent,
+    )
+    if written is IssueRefused.APP_DELETED:
+        raise InvalidToken("the application no longer exists", reason="app_deleted")
+    if isinstance(written, IssueRefused):
+        raise InvalidGrant("the authorization behind the code parameter has been revoked")
+    return IssuedTokens(access, refresh, access_ttl, tuple(sorted(scope_set)), written)
 
 
 async def continue_grant(
@@ -61,33 +78,20 @@ async def continue_grant(
     access_ttl: int,
     refresh_ttl: int,
 ) -> IssuedTokens:
-    """Refresh: a new access token and a rotated refresh token within an existing grant."""
+    """Refresh: a new access token and a rotated refresh token within an existing grant, written only while the
+    grant exists and nothing has revoked it (its epochs are still current)."""
     refresh = mint(TokenKind.REFRESH)
-    grant = replace(grant, refresh_hash=hasher.hash(refresh))
-    return await _tokens_for(store, hasher, grant, frozenset(scopes), refresh, access_ttl, refresh_ttl, new_grant=False)
-
-
-async def _tokens_for(
-    store: TokenStore,
-    hasher: Hasher,
-    grant: Grant,
-    scopes: frozenset[str],
-    refresh: str,
-    access_ttl: int,
-    refresh_ttl: int,
-    *,
-    new_grant: bool,
-) -> IssuedTokens:
-    """Write the grant (new, or with its rotated refresh hash) and both tokens in one atomic step."""
-    now = int(time.time())
     access = mint(TokenKind.ACCESS)
-    await store.save_issued(
+    grant = replace(grant, refresh_hash=hasher.hash(refresh))
+    scope_set = frozenset(scopes)
+    now = int(time.time())
+    ok = await store.continue_issued(
         grant,
         refresh_ttl,
         hasher.hash(access),
-        AccessTokenRecord(grant.grant_id, grant.client_id, grant.user_id, scopes, now, now + access_ttl),
+        AccessTokenRecord(grant.grant_id, grant.client_id, grant.user_id, scope_set, now, now + access_ttl),
         RefreshTokenRecord(grant.grant_id, now + refresh_ttl),
-        new_grant=new_grant,
     )
-    ordered = tuple(sorted(scopes))
-    return IssuedTokens(access, refresh, access_ttl, ordered, grant)
+    if not ok:
+        raise InvalidGrant("the grant of the refresh_token parameter has been revoked")
+    return IssuedTokens(access, refresh, access_ttl, tuple(sorted(scope_set)), grant)

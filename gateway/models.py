@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
@@ -121,3 +122,10 @@ class Authorization:
     scopes: tuple[str, ...]
     authorized_at: float
     last_used: float | None = None
+
+
+class IssueRefused(enum.Enum):
+    """Why the issuance step wrote nothing."""
+
+    APP_DELETED = "app_deleted"  # the application no longer exists
+    NOT_AUTHORIZED = "not_authorized"  # no consent covering the scopes, or it predates a revocation

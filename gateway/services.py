@@ -15,6 +15,7 @@ from gateway.metrics import Metrics
 from gateway.security import Hasher
 from gateway.settings import Settings
 from gateway.store.base import Store
+from gateway.store.options import StoreOptions
 from gateway.store.redis_store import connect
 from gateway.validation import TokenValidator
 
@@ -42,10 +43,23 @@ class Services:
         return task
 
 
+def store_options(settings: Settings) -> StoreOptions:
+    return StoreOptions(
+        timeout=settings.redis_timeout,
+        pool_size=settings.redis_pool_size,
+        pool_timeout=settings.redis_pool_timeout,
+        read_pool_size=settings.redis_read_pool_size,
+        min_replicas_acked=settings.redis_min_replicas_acked,
+        ack_timeout=settings.redis_ack_timeout,
+        refresh_ttl=settings.refresh_token_ttl,
+        audit_max_entries=settings.audit_max_entries,
+    )
+
+
 def build_services(settings: Settings, store: Store | None = None,
                    clock: Callable[[], float] = time.time) -> Services:
     metrics = Metrics()
-    store = store or connect(settings.redis_url, timeout=settings.redis_timeout)
+    store = store or connect(settings.redis_url, options=store_options(settings))
     hasher = Hasher(settings.secret_key)
     validator = TokenValidator(
         store,
@@ -85,8 +99,30 @@ async def start(services: Services) -> None:
                                                 liveness_timeout=settings.redis_subscription_timeout)
 
     services.spawn(scopes_then_subscribe(), "revocation-subscription")
+    services.spawn(maintain(services), "store-maintenance")
     if services.access_log is not None:
         services.spawn(services.access_log.run(), "access-log")
+
+
+MAINTENANCE_INTERVAL = 30.0  # seconds between replica detections and clean-up resumptions
+
+
+async def maintain(services: Services, interval: float = MAINTENANCE_INTERVAL) -> None:
+    """At start and then periodically: learn whether the primary has replicas (so security-critical writes wait for
+    one: redis.min_replicas_acked auto), and finish the clean-up of deleted applications that a crash or an outage
+    interrupted (the queue is written with the delete, so any process resumes it)."""
+    store = services.store
+    while True:
+        try:
+            await store.detect_replicas()
+            for client_id in await store.pending_cleanups():
+                removed = await store.cleanup_app(client_id)
+                log.info("clean-up of deleted application %s resumed (%d grants)", client_id, removed)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("store maintenance deferred (%s)", type(exc).__name__)
+        await asyncio.sleep(interval)
 
 
 async def stop(services: Services) -> None:

@@ -21,7 +21,7 @@ import yaml
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.routespec import METHODS, Route, find_ties, parse_template
 from gateway.security import valid_password_hash
-from gateway.store.urls import sentinel_url_problem
+from gateway.store.urls import CLUSTER_SCHEMES, cluster_url_problem, sentinel_url_problem
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -85,6 +85,12 @@ class Settings:
     redis_timeout: float = 0.5
     # No proof within this that the revocation subscription delivers (redis.subscription_timeout): caches untrusted.
     redis_subscription_timeout: float = 1.0
+    redis_pool_size: int = 64
+    redis_pool_timeout: float = 0.2
+    redis_read_pool_size: int = 16
+    redis_min_replicas_acked: int | None = None  # None: automatic (1 once the primary reports a replica)
+    redis_ack_timeout: float = 0.25
+    audit_max_entries: int = 1_000_000
     cache_enabled: bool = True
     cache_max_entries: int = 100_000
     cache_max_age: float = 60.0
@@ -282,6 +288,7 @@ _TOP = {
     "listen", "admin_listen", "public_url", "upstream", "redis_url", "scopes", "scope_aliases", "routes", "login",
     "basic_auth", "trusted_proxies", "tokens", "upstream_timeouts", "max_body", "redis", "cache", "admin",
     "access_log", "demo_upstream", "assertion", "client_auth", "realm", "client_timeouts", "metrics_listen",
+    "audit",
 }
 
 # Every environment variable the settings read (the CLI reads SCOPEGATE_CONFIG, SCOPEGATE_LOG_LEVEL and
@@ -332,8 +339,13 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         problem = sentinel_url_problem(redis_url)
         if problem:
             c.bad("redis_url", problem)
+    elif redis_url.startswith(CLUSTER_SCHEMES):
+        problem = cluster_url_problem(redis_url)
+        if problem:
+            c.bad("redis_url", problem)
     elif redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix", "memory"):
-        c.bad("redis_url", f"{redis_url!r} must be a redis://, rediss://, unix://, redis+sentinel:// or memory:// URL")
+        c.bad("redis_url", f"{redis_url!r} must be a redis://, rediss://, unix://, redis+sentinel://, "
+                           "redis+cluster://, rediss+cluster:// or memory:// URL")
 
     scopes = _scopes(c, top.get("scopes"))
     aliases = _aliases(c, top.get("scope_aliases"), scopes)
@@ -349,7 +361,26 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
     if code_ttl > 60:
         c.bad("tokens.code_ttl", "authorization codes live at most 60 seconds")
     timeouts = c.mapping(top.get("upstream_timeouts"), "upstream_timeouts", {"connect", "read"})
-    redis_cfg = c.mapping(top.get("redis"), "redis", {"timeout", "subscription_timeout"})
+    redis_cfg = c.mapping(top.get("redis"), "redis", {"timeout", "pool_size", "pool_timeout", "read_pool_size",
+                                                      "min_replicas_acked", "ack_timeout",
+                                                      "subscription_timeout"})
+    redis_timeout = c.number(redis_cfg, "timeout", "redis", 0.5)
+    ack_timeout = c.number(redis_cfg, "ack_timeout", "redis", min(0.25, redis_timeout / 2))
+    if ack_timeout >= redis_timeout:
+        c.bad("redis.ack_timeout", f"must be shorter than redis.timeout ({redis_timeout:g} s), the socket timeout "
+                                   "that WAIT runs under")
+    min_acked_raw = redis_cfg.get("min_replicas_acked", "auto")
+    min_acked: int | None = None
+    if min_acked_raw != "auto":
+        if isinstance(min_acked_raw, bool) or not isinstance(min_acked_raw, int) or min_acked_raw < 0:
+            c.bad("redis.min_replicas_acked", "must be 'auto' or a whole number >= 0")
+        else:
+            min_acked = min_acked_raw
+    pool_size = int(c.number(redis_cfg, "pool_size", "redis", 64, minimum=1))
+    pool_timeout = c.number(redis_cfg, "pool_timeout", "redis", 0.2)
+    read_pool_size = int(c.number(redis_cfg, "read_pool_size", "redis", 16, minimum=1))
+    audit_cfg = c.mapping(top.get("audit"), "audit", {"max_entries"})
+    audit_max_entries = int(c.number(audit_cfg, "max_entries", "audit", 1_000_000, minimum=1000))
     client_timeouts = c.mapping(top.get("client_timeouts"), "client_timeouts", {"idle"})
     cache = c.mapping(top.get("cache"), "cache", {"enabled", "max_entries", "max_age"})
     admin = c.mapping(top.get("admin"), "admin", {"secret_grace_period"})
@@ -395,7 +426,13 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         read_timeout=c.number(timeouts, "read", "upstream_timeouts", 30.0),
         client_idle_timeout=c.number(client_timeouts, "idle", "client_timeouts", 5.0, minimum=0.1),
         max_body=int(c.number(top, "max_body", "", 10 * 1024 * 1024)),
-        redis_timeout=c.number(redis_cfg, "timeout", "redis", 0.5),
+        redis_timeout=redis_timeout,
+        redis_pool_size=pool_size,
+        redis_pool_timeout=pool_timeout,
+        redis_read_pool_size=read_pool_size,
+        redis_min_replicas_acked=min_acked,
+        redis_ack_timeout=ack_timeout,
+        audit_max_entries=audit_max_entries,
         redis_subscription_timeout=c.number(redis_cfg, "subscription_timeout", "redis", 1.0, minimum=0.05),
         cache_enabled=c.boolean(cache, "enabled", "cache", True),
         cache_max_entries=int(c.number(cache, "max_entries", "cache", 100_000, minimum=1)),

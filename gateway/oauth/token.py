@@ -113,7 +113,7 @@ async def _authorization_code(
     try:
         issued = await start_grant(
             store, hasher, client_id=app.client_id, user_id=pending.user_id, scopes=scopes,
-            access_ttl=settings.access_token_ttl, refresh_ttl=settings.refresh_token_ttl,
+            access_ttl=settings.access_token_ttl, refresh_ttl=settings.refresh_token_ttl, require_consent=True,
         )
     except InvalidToken as exc:
         raise _grant_error("the application no longer exists") from exc

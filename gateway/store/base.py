@@ -18,6 +18,7 @@ from gateway.models import (
     AppState,
     Authorization,
     Grant,
+    IssueRefused,
     PendingCode,
     RefreshTokenRecord,
 )
@@ -45,6 +46,8 @@ class StoreLifecycle(Protocol):
 
     async def ping(self) -> float: ...
 
+    async def detect_replicas(self) -> int: ...
+
     async def init_scopes(self, catalog: Iterable[str]) -> None: ...
 
     async def close(self) -> None: ...
@@ -65,6 +68,8 @@ class ApplicationRegistry(Protocol):
 
     async def cleanup_app(self, client_id: str, batch: int = 500) -> int: ...
 
+    async def pending_cleanups(self) -> list[str]: ...
+
     async def app_state(self, client_id: str) -> AppState | None: ...
 
     async def secret_hashes(self, client_id: str) -> list[str]: ...
@@ -79,7 +84,7 @@ class TokenStore(Protocol):
 
     async def current_epochs_for(self, user_id: str, client_id: str) -> tuple[int, int, int] | None: ...
 
-    async def save_issued(
+    async def start_issued(
         self,
         grant: Grant,
         grant_ttl: int,
@@ -87,8 +92,17 @@ class TokenStore(Protocol):
         access: AccessTokenRecord,
         refresh: RefreshTokenRecord,
         *,
-        new_grant: bool,
-    ) -> None: ...
+        require_consent: bool,
+    ) -> Grant | IssueRefused: ...
+
+    async def continue_issued(
+        self,
+        grant: Grant,
+        grant_ttl: int,
+        access_hash: str,
+        access: AccessTokenRecord,
+        refresh: RefreshTokenRecord,
+    ) -> bool: ...
 
     async def save_grant(self, g: Grant, ttl_seconds: int) -> None: ...
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gateway import events
 from gateway.events import ApplicationChanged, Revocation, UserApplicationRevoked
 from gateway.models import Authorization
 from tests.admin.conftest import AUTH
@@ -31,11 +32,13 @@ async def _setup(make_admin: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any,
         assert (await env.call(issued.access_token)).status == 200  # facts cached in this process
     published: list[Revocation] = []
 
-    async def capture(event: Revocation) -> None:
+    def capture(event: Revocation) -> list[str]:
         published.append(event)
+        return ["sg:test:void", events.encode(event, time.time())]
 
-    # From here no message reaches any subscriber: only the local invalidation can drop the cached facts.
-    monkeypatch.setattr(env.services.store.revocations, "publish", capture)
+    # From here no message reaches any subscriber (the write scripts publish on a channel nobody listens to): only
+    # the local invalidation can drop the cached facts.
+    monkeypatch.setattr(env.services.store.revocations, "announcement", capture)
     return env, cid, issued.access_token, published
 
 

@@ -1,4 +1,6 @@
-"""The store contract, run on fakeredis (embedded mode) and on a real redis-server."""
+"""The store contract, run on fakeredis (embedded mode), on a real redis-server, on a primary with a replica behind
+three sentinels, and on a local Redis Cluster of 3 primaries with a replica each (on the last two, every
+security-critical write waits for a replica: min_replicas_acked auto = 1)."""
 
 from __future__ import annotations
 
@@ -18,11 +20,25 @@ from tests.conftest import SECRET_KEY
 CATALOG = ["events:read", "events:write", "contacts:read"]
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
+@pytest.fixture(params=["fakeredis", "redis", "sentinel", "cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[RedisStore]:
-    url = "memory://" if request.param == "fakeredis" else request.getfixturevalue("redis_url")
+    if request.param == "fakeredis":
+        url = "memory://"
+    elif request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+    elif request.param == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        url = cluster.url
+    else:
+        deployment = request.getfixturevalue("shared_sentinel_deployment")
+        deployment.primary.flush()
+        url = deployment.url
     s = connect(url)
     await s.init_scopes(CATALOG)
+    if request.param in ("sentinel", "cluster"):
+        # Every security-critical write waits for the replica (of its shard, on the cluster).
+        assert await s.detect_replicas() == 1 and s.connection.required_acks == 1
     yield s
     await s.close()
 

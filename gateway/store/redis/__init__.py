@@ -7,6 +7,7 @@ one `Connection` (client.py: connection, the error-mapping table, the GET batche
 
 from __future__ import annotations
 
+from gateway.store.options import StoreOptions
 from gateway.store.redis.applications import RedisApplications
 from gateway.store.redis.audit import RedisAuditLog
 from gateway.store.redis.authorizations import RedisUserAuthorizations
@@ -39,6 +40,8 @@ class RedisStore:
         # StoreLifecycle
         self.close = conn.close
         self.ping = conn.ping
+        self.detect_replicas = conn.detect_replicas
+        self.connection = conn
         self.init_scopes = conn.init_scopes
         # ApplicationRegistry
         self.create_app = apps.create_app
@@ -47,13 +50,15 @@ class RedisStore:
         self.update_app = apps.update_app
         self.delete_app = apps.delete_app
         self.cleanup_app = apps.cleanup_app
+        self.pending_cleanups = apps.pending_cleanups
         self.app_state = apps.app_state
         self.secret_hashes = apps.secret_hashes
         self.rotate_secret = apps.rotate_secret
         self.delete_secrets = apps.delete_secrets
         # TokenStore, and TokenReader's reads
         self.current_epochs_for = tokens.current_epochs_for
-        self.save_issued = tokens.save_issued
+        self.start_issued = tokens.start_issued
+        self.continue_issued = tokens.continue_issued
         self.save_grant = tokens.save_grant
         self.get_grant = tokens.get_grant
         self.revoke_grant = tokens.revoke_grant
@@ -93,6 +98,8 @@ class RedisStore:
         self.listen_revocations = bus.listen_revocations
 
 
-def connect(redis_url: str, *, timeout: float = 0.5, max_connections: int = 64) -> RedisStore:
+def connect(
+    redis_url: str, *, timeout: float = 0.5, max_connections: int = 64, options: StoreOptions | None = None
+) -> RedisStore:
     """A store for `redis_url`: redis://, rediss://, unix://, redis+sentinel://, or memory:// (embedded)."""
-    return RedisStore(open_connection(redis_url, timeout=timeout, max_connections=max_connections))
+    return RedisStore(open_connection(redis_url, timeout=timeout, max_connections=max_connections, options=options))

@@ -1,4 +1,4 @@
-"""The audit record: an append-only stream, read newest first (AuditLog)."""
+"""The audit record: an append-only stream trimmed to about audit.max_entries, read newest first (AuditLog)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from gateway.store.redis.client import Connection, guarded, text, text_map
 class RedisAuditLog:
     def __init__(self, conn: Connection) -> None:
         self._r = conn.r
+        self._max = conn.options.audit_max_entries
 
     @guarded
     async def append_audit(self, event: dict[str, Any]) -> str:
         fields: dict[EncodableT, EncodableT] = {"ts": repr(time.time()), **{k: json.dumps(v) for k, v in event.items()}}
-        return text(await self._r.xadd(ks.AUDIT, fields))
+        # Trimmed as it grows (approximately, so trimming stays O(1) amortized): audit.max_entries.
+        return text(await self._r.xadd(ks.AUDIT, fields, maxlen=self._max, approximate=True))
 
     @guarded
     async def read_audit(self, count: int = 100, before: str | None = None) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from gateway import events
 from gateway.events import Revocation
 from gateway.store import keyspace as ks
 from gateway.store.base import RevocationHandler, StateHandler
-from gateway.store.redis.client import UNAVAILABLE, Connection, guarded, opt_text
+from gateway.store.redis.client import UNAVAILABLE, Connection, announcement, guarded, opt_text
 
 log = logging.getLogger("scopegate.store")
 
@@ -26,6 +26,10 @@ _LOST: tuple[type[BaseException], ...] = (*UNAVAILABLE, redis_errors.RedisError)
 class RedisRevocationBus:
     def __init__(self, conn: Connection) -> None:
         self._r = conn.r
+
+    def announcement(self, event: Revocation) -> list[str]:
+        """The PUBLISH arguments (channel, message) that a write script sends in the same step as its change."""
+        return announcement(event)
 
     @guarded
     async def publish(self, event: Revocation) -> None:
