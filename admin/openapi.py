@@ -120,8 +120,11 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "properties": {
                 "client_id": {"type": "string"},
                 **app_fields,
-                "client_type": {"type": "string", "enum": ["confidential", "public"],
-                                "description": "confidential: server_side true; public: server_side false"},
+                "client_type": {
+                    "type": "string",
+                    "enum": ["confidential", "public"],
+                    "description": "confidential: server_side true; public: server_side false",
+                },
                 "token_endpoint_auth_methods": {
                     "type": "array",
                     "items": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]},
@@ -332,8 +335,11 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "/admin/applications/{client_id}/secret": {
             "post": _op(
                 "Rotate the client secret; the old one works for the configured grace period",
-                {**_ok("The new secret, shown this once", _ref("RotatedSecret")), **_NOT_FOUND,
-                 "409": {"description": "A public application (server_side false) has no secret to rotate"}},
+                {
+                    **_ok("The new secret, shown this once", _ref("RotatedSecret")),
+                    **_NOT_FOUND,
+                    "409": {"description": "A public application (server_side false) has no secret to rotate"},
+                },
                 params=[client_id],
                 op_id="rotateSecret",
             ),

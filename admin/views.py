@@ -93,9 +93,7 @@ async def bulk_revocation(request: web.Request) -> web.Response:
     client_id = schemas.optional_string(body, "client_id")
     user_id = schemas.optional_string(body, "user_id")
     if client_id is None and user_id is None:
-        raise Invalid(
-            {"client_id": "give client_id, user_id or both", "user_id": "give client_id, user_id or both"}
-        )
+        raise Invalid({"client_id": "give client_id, user_id or both", "user_id": "give client_id, user_id or both"})
     if client_id is not None and await services.store.get_app(client_id) is None:
         raise Invalid({"client_id": f"no application {client_id!r}"})
     # Each case is one epoch bump and one published message, whatever the number of tokens.
@@ -129,9 +127,7 @@ async def revoke_user_authorization(request: web.Request) -> web.Response:
     client_id = request.match_info["client_id"]
     removed = await AuthorizationService(_services(request)).revoke(audit.actor(request), user_id, client_id)
     if not removed:
-        raise NotFound(
-            f"user {user_id!r} has no authorization for {client_id!r} (any tokens were revoked anyway)"
-        )
+        raise NotFound(f"user {user_id!r} has no authorization for {client_id!r} (any tokens were revoked anyway)")
     return schemas.json_response({"user_id": user_id, "client_id": client_id, "revoked": True})
 
 

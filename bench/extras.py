@@ -20,6 +20,7 @@ _ZEROS = bytes(256 * 1024)
 
 # --- streaming ---------------------------------------------------------------------------------------------------
 
+
 def upload(port: int, path: str, token: str, size: int) -> int:
     def body() -> object:
         left = size
@@ -30,9 +31,16 @@ def upload(port: int, path: str, token: str, size: int) -> int:
 
     conn = http.client.HTTPConnection(LOOPBACK, port, timeout=120)
     try:
-        conn.request("POST", path, body=body(),  # type: ignore[arg-type]
-                     headers={"Authorization": f"Bearer {token}", "Content-Length": str(size),
-                              "Content-Type": "application/octet-stream"})
+        conn.request(
+            "POST",
+            path,
+            body=body(),  # type: ignore[arg-type]
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Length": str(size),
+                "Content-Type": "application/octet-stream",
+            },
+        )
         resp = conn.getresponse()
         resp.read()
         return resp.status
@@ -96,15 +104,25 @@ class StreamRow:
         return self.total_mb / self.seconds if self.seconds else 0.0
 
 
-def stream_runs(targets: list[tuple[str, int, int | None]], token: str, small_count: int, big_mb: int,
-                ) -> list[StreamRow]:
+def stream_runs(
+    targets: list[tuple[str, int, int | None]],
+    token: str,
+    small_count: int,
+    big_mb: int,
+) -> list[StreamRow]:
     """targets: (name, port, pid to watch or None). 10 MB x small_count both ways, then one big_mb each way."""
     rows = []
     plan: list[tuple[str, Callable[[int], list[int]], float]] = [
-        (f"upload {small_count} x 10 MB",
-         lambda p: [upload(p, "/v1/import", token, 10 * MB) for _ in range(small_count)], small_count * 10.0),
-        (f"download {small_count} x 10 MB",
-         lambda p: [download(p, "/v1/contacts", token)[0] for _ in range(small_count)], small_count * 10.0),
+        (
+            f"upload {small_count} x 10 MB",
+            lambda p: [upload(p, "/v1/import", token, 10 * MB) for _ in range(small_count)],
+            small_count * 10.0,
+        ),
+        (
+            f"download {small_count} x 10 MB",
+            lambda p: [download(p, "/v1/contacts", token)[0] for _ in range(small_count)],
+            small_count * 10.0,
+        ),
         (f"upload 1 x {big_mb} MB", lambda p: [upload(p, "/v1/import", token, big_mb * MB)], float(big_mb)),
         (f"download 1 x {big_mb} MB", lambda p: [download(p, "/v1/address_books", token)[0]], float(big_mb)),
     ]
@@ -120,18 +138,22 @@ def stream_runs(targets: list[tuple[str, int, int | None]], token: str, small_co
                 statuses = fn(port)
             secs = time.perf_counter() - started
             after = rss_kib(pid)[0] if pid else 0
-            row = StreamRow(name, what, total, secs, sorted(set(statuses)), before,
-                            sampler.peak if sampler else 0, after)
+            row = StreamRow(
+                name, what, total, secs, sorted(set(statuses)), before, sampler.peak if sampler else 0, after
+            )
             rows.append(row)
             if row.statuses != [200]:
                 raise RuntimeError(f"stream: {name} {what} answered {row.statuses}")
-            print(f"  {name:<14} {what:<24} {row.mb_s:8.0f} MB/s  statuses {row.statuses}"
-                  + (f"  RSS {before / 1024:.1f} -> peak {row.rss_peak_kib / 1024:.1f} MiB" if pid else ""),
-                  flush=True)
+            print(
+                f"  {name:<14} {what:<24} {row.mb_s:8.0f} MB/s  statuses {row.statuses}"
+                + (f"  RSS {before / 1024:.1f} -> peak {row.rss_peak_kib / 1024:.1f} MiB" if pid else ""),
+                flush=True,
+            )
     return rows
 
 
 # --- revocation propagation ------------------------------------------------------------------------------------
+
 
 def get_status(port: int, token: str) -> tuple[int, float]:
     conn = http.client.HTTPConnection(LOOPBACK, port, timeout=5)
@@ -187,8 +209,11 @@ class Propagation:
     metric: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def propagation(gws: list[tuple[str, int, int]], tokens: list[str], revoke: Callable[[str], None],
-                ) -> Propagation:
+def propagation(
+    gws: list[tuple[str, int, int]],
+    tokens: list[str],
+    revoke: Callable[[str], None],
+) -> Propagation:
     """For each token: warm it on every process, revoke it, poll every process until 401 (bounded to 2 s)."""
     result = Propagation(len(tokens), {n: [] for n, _, _ in gws})
     before = {n: scrape_histogram(a, "scopegate_revocation_propagation_seconds") for n, _, a in gws}
@@ -216,6 +241,7 @@ def propagation(gws: list[tuple[str, int, int]], tokens: list[str], revoke: Call
 
 
 # --- deleting an application ----------------------------------------------------------------------------------
+
 
 class Prober:
     """Requests to a gateway every 2 ms while something happens: the slowest one bounds the event-loop stall."""
@@ -263,14 +289,21 @@ class Deletion:
     probes_over_50ms: int = 0
 
 
-def delete_app(admin_port: int, admin_token: str, client_id: str, r: redis.Redis, grants_key: str,
-               users_key: str, probe_port: int, probe_token: str) -> Deletion:
+def delete_app(
+    admin_port: int,
+    admin_token: str,
+    client_id: str,
+    r: redis.Redis,
+    grants_key: str,
+    users_key: str,
+    probe_port: int,
+    probe_token: str,
+) -> Deletion:
     with Prober(probe_port, probe_token) as prober:
         time.sleep(0.3)  # a baseline before the deletion
         conn = http.client.HTTPConnection(LOOPBACK, admin_port, timeout=60)
         t0 = time.perf_counter()
-        conn.request("DELETE", f"/admin/applications/{client_id}",
-                     headers={"Authorization": f"Bearer {admin_token}"})
+        conn.request("DELETE", f"/admin/applications/{client_id}", headers={"Authorization": f"Bearer {admin_token}"})
         resp = conn.getresponse()
         body = resp.read().decode(errors="replace")
         returned = time.perf_counter() - t0
@@ -283,9 +316,18 @@ def delete_app(admin_port: int, admin_token: str, client_id: str, r: redis.Redis
         cleaned = time.perf_counter() - t0
         time.sleep(0.3)
     lat = sorted(x * 1000 for x in prober.latencies)
-    return Deletion(0, "admin API", returned, cleaned, statistics.median(lat) if lat else 0.0,
-                    max(lat) if lat else 0.0, len(lat), body[:300],
-                    lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else 0.0, sum(1 for x in lat if x > 50))
+    return Deletion(
+        0,
+        "admin API",
+        returned,
+        cleaned,
+        statistics.median(lat) if lat else 0.0,
+        max(lat) if lat else 0.0,
+        len(lat),
+        body[:300],
+        lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else 0.0,
+        sum(1 for x in lat if x > 50),
+    )
 
 
 def redis_used_memory(r: redis.Redis) -> int:

@@ -1,10 +1,10 @@
 """Reference servers that bound what an aiohttp-based gateway can reach on this machine (same uvloop, same upstream).
 
-    python -m bench.floor hello --port P             aiohttp answering the 213-byte body itself: the server floor
-    python -m bench.floor app --port P               the same server as the benchmark's application-server upstream
-                                                     (aiohttp on uvloop, 213-byte JSON, keep-alive)
-    python -m bench.floor proxy --port P --upstream URL   aiohttp server + one pooled aiohttp ClientSession, no
-                                                     auth, no header work: the floor of scopegate's architecture
+python -m bench.floor hello --port P             aiohttp answering the 213-byte body itself: the server floor
+python -m bench.floor app --port P               the same server as the benchmark's application-server upstream
+                                                 (aiohttp on uvloop, 213-byte JSON, keep-alive)
+python -m bench.floor proxy --port P --upstream URL   aiohttp server + one pooled aiohttp ClientSession, no
+                                                 auth, no header work: the floor of scopegate's architecture
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def hello_app() -> web.Application:
 
 def proxy_app(upstream: str) -> web.Application:
     async def proxy(request: web.Request) -> web.StreamResponse:
-        async with request.app[SESSION].request(request.method, request.app[BASE] + request.raw_path,
-                                                allow_redirects=False) as up:
+        async with request.app[SESSION].request(
+            request.method, request.app[BASE] + request.raw_path, allow_redirects=False
+        ) as up:
             body = await up.read()
             return web.Response(status=up.status, body=body, content_type=up.content_type)
 

@@ -70,17 +70,38 @@ class Cell:
 
 
 def run_wrk(port: int, path: str, tokens_file: Path, conns: int, duration: float, method: str = "GET") -> Sample:
-    cmd = ["taskset", "-c", str(CLIENT_CORE), which("wrk"), "-t1", f"-c{conns}", f"-d{duration:g}s",
-           "--timeout", "10s", "-s", str(LUA), f"http://{LOOPBACK}:{port}{path}", "--", str(tokens_file), path,
-           method]
+    cmd = [
+        "taskset",
+        "-c",
+        str(CLIENT_CORE),
+        which("wrk"),
+        "-t1",
+        f"-c{conns}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        f"http://{LOOPBACK}:{port}{path}",
+        "--",
+        str(tokens_file),
+        path,
+        method,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=True)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result: {out.stdout}\n{out.stderr}")
-    d = json.loads(line[len("RESULT "):])
+    d = json.loads(line[len("RESULT ") :])
     secs = d["duration_us"] / 1e6
-    return Sample(rps=d["requests"] / secs if secs else 0.0, p50_ms=d["p50_us"] / 1000, p99_ms=d["p99_us"] / 1000,
-                  status_errors=d["status_errors"], socket_errors=d["socket_errors"], requests=d["requests"])
+    return Sample(
+        rps=d["requests"] / secs if secs else 0.0,
+        p50_ms=d["p50_us"] / 1000,
+        p99_ms=d["p99_us"] / 1000,
+        status_errors=d["status_errors"],
+        socket_errors=d["socket_errors"],
+        requests=d["requests"],
+    )
 
 
 def probe(port: int, path: str, token: str | None, method: str = "GET") -> int:
@@ -96,9 +117,17 @@ def probe(port: int, path: str, token: str | None, method: str = "GET") -> int:
         conn.close()
 
 
-def alternate(targets: list[Target], path: str, tokens_file: Path, conns_list: list[int], reps: int,
-              duration: float, log: list[str], redis_commands: Callable[[], int],
-              server_cpu: Callable[[], float]) -> list[Cell]:
+def alternate(
+    targets: list[Target],
+    path: str,
+    tokens_file: Path,
+    conns_list: list[int],
+    reps: int,
+    duration: float,
+    log: list[str],
+    redis_commands: Callable[[], int],
+    server_cpu: Callable[[], float],
+) -> list[Cell]:
     cells = {(t.name, c): Cell(t.name, c) for t in targets for c in conns_list}
     for t in targets:  # unmeasured warm-up: token caches filled with every token wrk picks, pools and code warm
         run_wrk(t.port, path, tokens_file, max(conns_list), 1.0)
@@ -110,8 +139,10 @@ def alternate(targets: list[Target], path: str, tokens_file: Path, conns_list: l
                 s.cpu_us_per_req = (server_cpu() - cpu_before) * 1e6 / max(1, s.requests)
                 s.redis_per_req = (redis_commands() - before - 1) / max(1, s.requests)
                 cells[(t.name, conns)].samples.append(s)
-                log.append(f"  rep {rep + 1} c={conns:<3} {t.name:<18} {s.rps:9.0f} req/s  p50 {s.p50_ms:7.3f} ms"
-                           f"  p99 {s.p99_ms:7.3f} ms  non2xx {s.status_errors}  sockerr {s.socket_errors}"
-                           f"  redis/req {s.redis_per_req:.2f}  server CPU {s.cpu_us_per_req:5.0f} us/req")
+                log.append(
+                    f"  rep {rep + 1} c={conns:<3} {t.name:<18} {s.rps:9.0f} req/s  p50 {s.p50_ms:7.3f} ms"
+                    f"  p99 {s.p99_ms:7.3f} ms  non2xx {s.status_errors}  sockerr {s.socket_errors}"
+                    f"  redis/req {s.redis_per_req:.2f}  server CPU {s.cpu_us_per_req:5.0f} us/req"
+                )
                 print(log[-1], flush=True)
     return list(cells.values())

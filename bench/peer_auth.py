@@ -81,8 +81,14 @@ def main() -> None:
     except ImportError:
         pass
     secret = os.environ["SCOPEGATE_SECRET_KEY"].encode("utf-8")
-    web.run_app(build(args.redis_url, secret), host="127.0.0.1", port=args.port, access_log=None,
-                print=None, handle_signals=True)
+    web.run_app(
+        build(args.redis_url, secret),
+        host="127.0.0.1",
+        port=args.port,
+        access_log=None,
+        print=None,
+        handle_signals=True,
+    )
 
 
 if __name__ == "__main__":

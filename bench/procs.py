@@ -37,16 +37,22 @@ def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: f
 
 def ensure_tools() -> None:
     """nginx (Debian nginx-light) and wrk from Debian packages, installed when missing."""
-    missing = [pkg for tool, pkg in (("nginx", "nginx-light"), ("wrk", "wrk"), ("redis-server", "redis-server"),
-                                     ("taskset", "util-linux"))
-               if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()]
+    missing = [
+        pkg
+        for tool, pkg in (
+            ("nginx", "nginx-light"),
+            ("wrk", "wrk"),
+            ("redis-server", "redis-server"),
+            ("taskset", "util-linux"),
+        )
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()
+    ]
     if not missing:
         return
     print(f"installing {' '.join(missing)} with apt-get", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-                   check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env)
 
 
 def which(tool: str) -> str:
@@ -63,12 +69,26 @@ class Procs:
         self.workdir = workdir
         self._children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(self, name: str, argv: list[str], *, core: int | None, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        core: int | None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
         cmd = (["taskset", "-c", str(core)] if core is not None else []) + argv
         log = (self.workdir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=cwd,
+        )
         log.close()
         self._children.append((name, proc))
         return proc

@@ -59,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path", default="/v1/events", help="request path (default /v1/events, needs events:read)")
     p.add_argument("--no-token", action="store_true", help="send no Authorization header (e.g. --path /v1/status)")
     p.add_argument("--no-access-log", action="store_true")
-    p.add_argument("--upstream", choices=("nginx", "app"), default="nginx",
-                   help="upstream kind: nginx `return 200` (default) or the aiohttp application server")
+    p.add_argument(
+        "--upstream",
+        choices=("nginx", "app"),
+        default="nginx",
+        help="upstream kind: nginx `return 200` (default) or the aiohttp application server",
+    )
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--gil", action="store_true", help="py-spy --gil: only samples holding the GIL")
     p.add_argument("--out", type=Path, default=Path("/tmp/scopegate-profile.txt"))
@@ -95,15 +99,38 @@ def main(argv: list[str] | None = None) -> int:
             t = threading.Thread(target=load)
             t.start()
             cpu0 = _cpu(gw.proc.pid)
-            subprocess.run(["taskset", "-c", str(CLIENT_CORE), spy, "record", "-p", str(gw.proc.pid),
-                            "-d", str(a.duration), "-r", "250", "--nonblocking", "--function", "-f", "raw",
-                            "-o", str(a.out), *(["--gil"] if a.gil else [])], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    "taskset",
+                    "-c",
+                    str(CLIENT_CORE),
+                    spy,
+                    "record",
+                    "-p",
+                    str(gw.proc.pid),
+                    "-d",
+                    str(a.duration),
+                    "-r",
+                    "250",
+                    "--nonblocking",
+                    "--function",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(a.out),
+                    *(["--gil"] if a.gil else []),
+                ],
+                check=True,
+                capture_output=True,
+            )
             result["cpu"] = (_cpu(gw.proc.pid) - cpu0) / a.duration
             t.join()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"wrk during the profile: {result.get('rps', 0):.0f} req/s; scopegate on-CPU {result.get('cpu', 0):.0%} "
-          f"of the profiled time (samples beyond that are runnable-but-preempted); collapsed stacks in {a.out}")
+    print(
+        f"wrk during the profile: {result.get('rps', 0):.0f} req/s; scopegate on-CPU {result.get('cpu', 0):.0%} "
+        f"of the profiled time (samples beyond that are runnable-but-preempted); collapsed stacks in {a.out}"
+    )
     print("\n".join(summarise(a.out, a.top)))
     return 0
 

@@ -32,8 +32,9 @@ def machine() -> list[str]:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         k, _, v = line.partition(":")
         cpu.setdefault(k.strip(), v.strip())
-    mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()
-                if ln.startswith("MemTotal")), "0")
+    mem = next(
+        (ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")), "0"
+    )
 
     def ver(pkg: str) -> str:
         try:
@@ -66,15 +67,19 @@ def _ratio(a: float, b: float | None) -> str:
 
 
 def throughput_table(name: str, cells: list[Cell]) -> list[str]:
-    out = ["| target | conns | req/s (median) | spread | p50 ms | p99 ms | vs direct | vs peer | Redis cmds/req "
-           "| server CPU us/req | CPU vs peer |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| target | conns | req/s (median) | spread | p50 ms | p99 ms | vs direct | vs peer | Redis cmds/req "
+        "| server CPU us/req | CPU vs peer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for c in cells:
         d = _cell(cells, "direct upstream", c.conns)
         p = _cell(cells, "nginx+auth_request", c.conns)
-        out.append(f"| {c.target} | {c.conns} | {c.rps:,.0f} | {c.spread:.0%} | {c.p50:.3f} | {c.p99:.3f} | "
-                   f"{_ratio(c.rps, d.rps if d else None)} | {_ratio(c.rps, p.rps if p else None)} | "
-                   f"{c.redis_per_req:.2f} | {c.cpu_us:.0f} | {_ratio(c.cpu_us, p.cpu_us if p else None)} |")
+        out.append(
+            f"| {c.target} | {c.conns} | {c.rps:,.0f} | {c.spread:.0%} | {c.p50:.3f} | {c.p99:.3f} | "
+            f"{_ratio(c.rps, d.rps if d else None)} | {_ratio(c.rps, p.rps if p else None)} | "
+            f"{c.redis_per_req:.2f} | {c.cpu_us:.0f} | {_ratio(c.cpu_us, p.cpu_us if p else None)} |"
+        )
     return out
 
 
@@ -84,8 +89,10 @@ def headline(res: Results) -> list[str]:
 
     t = res.throughput
     kinds = [k for k in res.options.upstreams if any(key[0] == k for key in t)] or res.options.upstreams[:1]
-    rows = ["| figure | " + " | ".join(KIND_NAMES[k] for k in kinds) + " | target (issue 13) |",
-            "|---|" + "---|" * len(kinds) + "---|"]
+    rows = [
+        "| figure | " + " | ".join(KIND_NAMES[k] for k in kinds) + " | target (issue 13) |",
+        "|---|" + "---|" * len(kinds) + "---|",
+    ]
 
     def get(kind: str, s: str, target: str, conns: int) -> Cell | None:
         return _cell(t.get((kind, s), []), target, conns)
@@ -98,11 +105,15 @@ def headline(res: Results) -> list[str]:
         for conns in res.options.conns:
             thr, cpu, vsd = [], [], []
             for k in kinds:
-                sg, pe, di = get(k, scen, sg_name, conns), get(k, scen, "nginx+auth_request", conns), get(
-                    k, scen, "direct upstream", conns)
+                sg, pe, di = (
+                    get(k, scen, sg_name, conns),
+                    get(k, scen, "nginx+auth_request", conns),
+                    get(k, scen, "direct upstream", conns),
+                )
                 thr.append(f"{sg.rps / pe.rps:.2f}x ({sg.rps:,.0f} vs {pe.rps:,.0f} req/s)" if sg and pe else "-")
-                cpu.append(f"{sg.cpu_us:.0f} vs {pe.cpu_us:.0f} us ({pe.cpu_us / sg.cpu_us:.2f}x less)"
-                           if sg and pe else "-")
+                cpu.append(
+                    f"{sg.cpu_us:.0f} vs {pe.cpu_us:.0f} us ({pe.cpu_us / sg.cpu_us:.2f}x less)" if sg and pe else "-"
+                )
                 vsd.append(f"{sg.rps / di.rps:.2f}" if sg and di else "-")
             row(f"{scen}: scopegate / peer throughput, {conns} conns", thr, goal if conns == 50 else "-")
             row(f"{scen}: server CPU per request, scopegate vs peer ({conns} conns)", cpu, "stated")
@@ -131,18 +142,24 @@ def headline(res: Results) -> list[str]:
         rows.append(f"| Redis memory per live access token | {res.scale['per_token']:.0f} bytes | <= 250 bytes |")
     if res.deletion:
         d = res.deletion
-        rows.append(f"| delete app with {d.grants:,} authorizations: return / clean-up done | "
-                    f"{d.return_s * 1000:.0f} ms / {d.cleanup_s:.2f} s | < 1 s to return |")
-        rows.append(f"| delete: slowest proxied request during it (event-loop stall bound) | "
-                    f"{d.probe_max_ms:.1f} ms (p50 {d.probe_p50_ms:.2f}, p99 {d.probe_p99_ms:.1f} ms; "
-                    f"{d.probes_over_50ms} of {d.probes} over 50 ms; wall clock, includes OS preemption by Redis "
-                    f"on the shared core) | no stall over 50 ms |")
+        rows.append(
+            f"| delete app with {d.grants:,} authorizations: return / clean-up done | "
+            f"{d.return_s * 1000:.0f} ms / {d.cleanup_s:.2f} s | < 1 s to return |"
+        )
+        rows.append(
+            f"| delete: slowest proxied request during it (event-loop stall bound) | "
+            f"{d.probe_max_ms:.1f} ms (p50 {d.probe_p50_ms:.2f}, p99 {d.probe_p99_ms:.1f} ms; "
+            f"{d.probes_over_50ms} of {d.probes} over 50 ms; wall clock, includes OS preemption by Redis "
+            f"on the shared core) | no stall over 50 ms |"
+        )
     if res.propagation:
         allv = sorted(v for vs in res.propagation.seen_ms.values() for v in vs)
         if allv:
             p99 = allv[min(len(allv) - 1, int(0.99 * len(allv)))]
-            rows.append(f"| revocation seen as 401 on both processes, p50 / p99 / max | "
-                        f"{statistics.median(allv):.1f} / {p99:.1f} / {allv[-1]:.1f} ms | p99 <= 100 ms |")
+            rows.append(
+                f"| revocation seen as 401 on both processes, p50 / p99 / max | "
+                f"{statistics.median(allv):.1f} / {p99:.1f} / {allv[-1]:.1f} ms | p99 <= 100 ms |"
+            )
     return rows
 
 
@@ -191,27 +208,47 @@ def write(res: Results, path: Path) -> None:
     from bench.runner import DESCRIPTIONS, KIND_NAMES
 
     for (kind, name), cells in res.throughput.items():
-        lines += [f"## Throughput: {name}, {KIND_NAMES[kind]}", "", DESCRIPTIONS[name], "",
-                  *throughput_table(name, cells), ""]
+        lines += [
+            f"## Throughput: {name}, {KIND_NAMES[kind]}",
+            "",
+            DESCRIPTIONS[name],
+            "",
+            *throughput_table(name, cells),
+            "",
+        ]
     if res.stream:
-        lines += ["## Streaming (memory of the gateway process)", "",
-                  "VmRSS of the scopegate process from /proc/PID/status, sampled every 10 ms during each transfer.",
-                  "", "| target | transfer | MB/s | statuses | RSS before MiB | peak MiB | after MiB | growth MiB |",
-                  "|---|---|---:|---|---:|---:|---:|---:|"]
+        lines += [
+            "## Streaming (memory of the gateway process)",
+            "",
+            "VmRSS of the scopegate process from /proc/PID/status, sampled every 10 ms during each transfer.",
+            "",
+            "| target | transfer | MB/s | statuses | RSS before MiB | peak MiB | after MiB | growth MiB |",
+            "|---|---|---:|---|---:|---:|---:|---:|",
+        ]
         for s in res.stream:
-            mem = (f"{s.rss_before_kib / 1024:.1f} | {s.rss_peak_kib / 1024:.1f} | {s.rss_after_kib / 1024:.1f} | "
-                   f"{(s.rss_peak_kib - s.rss_before_kib) / 1024:.1f}") if s.rss_before_kib else "- | - | - | -"
+            mem = (
+                (
+                    f"{s.rss_before_kib / 1024:.1f} | {s.rss_peak_kib / 1024:.1f} | {s.rss_after_kib / 1024:.1f} | "
+                    f"{(s.rss_peak_kib - s.rss_before_kib) / 1024:.1f}"
+                )
+                if s.rss_before_kib
+                else "- | - | - | -"
+            )
             lines.append(f"| {s.target} | {s.what} | {s.mb_s:,.0f} | {s.statuses} | {mem} |")
         lines.append("")
     if res.propagation:
         p = res.propagation
-        lines += ["## Revocation propagation (2 scopegate processes)", "",
-                  f"{p.trials} trials: warm a token on both processes, revoke it through the store (one publish), "
-                  "poll both until they answer 401. Time to 401 includes the polling request itself (~1 ms). "
-                  "The metric column is `scopegate_revocation_propagation_seconds` scraped from each process's "
-                  "/metrics (bucket upper bounds; delta over this scenario).", "",
-                  "| process | p50 ms | p99 ms | max ms | metric count | metric mean ms | metric p99 bucket |",
-                  "|---|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            "## Revocation propagation (2 scopegate processes)",
+            "",
+            f"{p.trials} trials: warm a token on both processes, revoke it through the store (one publish), "
+            "poll both until they answer 401. Time to 401 includes the polling request itself (~1 ms). "
+            "The metric column is `scopegate_revocation_propagation_seconds` scraped from each process's "
+            "/metrics (bucket upper bounds; delta over this scenario).",
+            "",
+            "| process | p50 ms | p99 ms | max ms | metric count | metric mean ms | metric p99 bucket |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
         for name, vals in p.seen_ms.items():
             v = sorted(vals)
             m = p.metric.get(name, {})
@@ -219,31 +256,43 @@ def write(res: Results, path: Path) -> None:
             mean = f"{m.get('sum', 0.0) / cnt * 1000:.2f}" if cnt else "-"
             from bench.extras import bucket_quantile
 
-            lines.append(f"| {name} | {statistics.median(v):.2f} | {v[min(len(v) - 1, int(0.99 * len(v)))]:.2f} | "
-                         f"{v[-1]:.2f} | {cnt:.0f} | {mean} | {bucket_quantile(m, 0.99)} |")
+            lines.append(
+                f"| {name} | {statistics.median(v):.2f} | {v[min(len(v) - 1, int(0.99 * len(v)))]:.2f} | "
+                f"{v[-1]:.2f} | {cnt:.0f} | {mean} | {bucket_quantile(m, 0.99)} |"
+            )
         lines.append("")
     if res.deletion:
         d = res.deletion
-        lines += ["## Deleting an application", "",
-                  f"An application with {d.grants:,} authorizations (grant, refresh token, access token, consent "
-                  f"row each) deleted with `DELETE /admin/applications/{{client_id}}` ({d.via}). Clean-up end = "
-                  "its grants set and users set are gone from Redis (polled every 5 ms). Meanwhile a prober sends a "
-                  "proxied GET to the same process every 2 ms; its slowest request bounds the event-loop stall.",
-                  "", f"- time to return: {d.return_s * 1000:.1f} ms",
-                  f"- time until clean-up ended: {d.cleanup_s:.2f} s",
-                  f"- prober: {d.probes} requests, p50 {d.probe_p50_ms:.2f} ms, p99 {d.probe_p99_ms:.1f} ms, "
-                  f"max {d.probe_max_ms:.1f} ms, {d.probes_over_50ms} over 50 ms (wall clock: Redis, busy with the "
-                  "clean-up, shares core 0 with the gateway, so this bounds the loop stall from above)",
-                  f"- response: `{d.response}`", ""]
+        lines += [
+            "## Deleting an application",
+            "",
+            f"An application with {d.grants:,} authorizations (grant, refresh token, access token, consent "
+            f"row each) deleted with `DELETE /admin/applications/{{client_id}}` ({d.via}). Clean-up end = "
+            "its grants set and users set are gone from Redis (polled every 5 ms). Meanwhile a prober sends a "
+            "proxied GET to the same process every 2 ms; its slowest request bounds the event-loop stall.",
+            "",
+            f"- time to return: {d.return_s * 1000:.1f} ms",
+            f"- time until clean-up ended: {d.cleanup_s:.2f} s",
+            f"- prober: {d.probes} requests, p50 {d.probe_p50_ms:.2f} ms, p99 {d.probe_p99_ms:.1f} ms, "
+            f"max {d.probe_max_ms:.1f} ms, {d.probes_over_50ms} over 50 ms (wall clock: Redis, busy with the "
+            "clean-up, shares core 0 with the gateway, so this bounds the loop stall from above)",
+            f"- response: `{d.response}`",
+            "",
+        ]
     if res.scale:
         sc = res.scale
-        lines += ["## Redis memory per live access token", "",
-                  f"{sc['tokens']:,.0f} access tokens written with `save_access_tokens` into a fresh redis-server "
-                  f"(scopegate's key and value format, TTL set) in {sc['fill_s']:.1f} s.", "",
-                  f"- used_memory before / after: {sc['bytes_before']:,.0f} / {sc['bytes_after']:,.0f} bytes "
-                  f"({sc['keys']:,.0f} keys)",
-                  f"- **{sc['per_token']:.1f} bytes per token** (used_memory delta / tokens); "
-                  f"used_memory_rss after: {sc['rss_after'] / 1024 / 1024:.0f} MiB", ""]
+        lines += [
+            "## Redis memory per live access token",
+            "",
+            f"{sc['tokens']:,.0f} access tokens written with `save_access_tokens` into a fresh redis-server "
+            f"(scopegate's key and value format, TTL set) in {sc['fill_s']:.1f} s.",
+            "",
+            f"- used_memory before / after: {sc['bytes_before']:,.0f} / {sc['bytes_after']:,.0f} bytes "
+            f"({sc['keys']:,.0f} keys)",
+            f"- **{sc['per_token']:.1f} bytes per token** (used_memory delta / tokens); "
+            f"used_memory_rss after: {sc['rss_after'] / 1024 / 1024:.0f} MiB",
+            "",
+        ]
     if res.log:
         lines += ["## Every run", "", "```", *res.log, "```", ""]
     path.write_text("\n".join(lines))

@@ -76,11 +76,19 @@ class Results:
 
 def parse_args(argv: list[str] | None) -> Options:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--quick", action="store_true",
-                   help="short runs and smaller scale runs (about 3 minutes): 2 s per run, 100k tokens, "
-                        "10k-grant deletion, 100 MB streams, 20 propagation trials")
-    p.add_argument("--scenario", action="append", choices=SCENARIOS, metavar="NAME",
-                   help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="short runs and smaller scale runs (about 3 minutes): 2 s per run, 100k tokens, "
+        "10k-grant deletion, 100 MB streams, 20 propagation trials",
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        choices=SCENARIOS,
+        metavar="NAME",
+        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
+    )
     p.add_argument("--duration", type=float, help="seconds per wrk run (default 5, --quick 2)")
     p.add_argument("--reps", type=int, default=3, help="repetitions of each A B A B round (default 3)")
     p.add_argument("--conns", default="50,1", help="connection counts for warm/nocache (default 50,1)")
@@ -92,14 +100,22 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--stream-big-mb", type=int, help="size of the single large transfer each way (default 1024)")
     p.add_argument("--propagation-trials", type=int, help="revocations timed across 2 processes (default 50)")
     p.add_argument("--no-access-log", action="store_true", help="run scopegate with access_log: false")
-    p.add_argument("--baseline", metavar="GIT_REF",
-                   help="also run scopegate as of GIT_REF (e.g. HEAD~1) as an extra target in warm and nocache: "
-                        "an A/B of a code change within one run")
-    p.add_argument("--upstreams", default=",".join(KINDS),
-                   help="upstream kinds for the throughput scenarios: nginx (`return 200`), app (aiohttp on "
-                        "uvloop); default both")
-    p.add_argument("--no-references", action="store_true",
-                   help="warm: leave out the nginx plain proxy and the aiohttp floors (shorter A/B runs)")
+    p.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        help="also run scopegate as of GIT_REF (e.g. HEAD~1) as an extra target in warm and nocache: "
+        "an A/B of a code change within one run",
+    )
+    p.add_argument(
+        "--upstreams",
+        default=",".join(KINDS),
+        help="upstream kinds for the throughput scenarios: nginx (`return 200`), app (aiohttp on uvloop); default both",
+    )
+    p.add_argument(
+        "--no-references",
+        action="store_true",
+        help="warm: leave out the nginx plain proxy and the aiohttp floors (shorter A/B runs)",
+    )
     p.add_argument("--output", type=Path, default=Path(__file__).parent / "RESULTS.md")
     a = p.parse_args(argv)
     for kind in a.upstreams.split(","):
@@ -107,16 +123,23 @@ def parse_args(argv: list[str] | None) -> Options:
             p.error(f"--upstreams: unknown kind {kind!r} (known: {', '.join(KINDS)})")
     q = a.quick
     return Options(
-        duration=a.duration or (2.0 if q else 5.0), reps=a.reps,
-        conns=[int(x) for x in a.conns.split(",")], denial_conns=[int(x) for x in a.denial_conns.split(",")],
-        scenarios=a.scenario or list(SCENARIOS), tokens=a.tokens,
+        duration=a.duration or (2.0 if q else 5.0),
+        reps=a.reps,
+        conns=[int(x) for x in a.conns.split(",")],
+        denial_conns=[int(x) for x in a.denial_conns.split(",")],
+        scenarios=a.scenario or list(SCENARIOS),
+        tokens=a.tokens,
         scale_tokens=a.scale_tokens or (100_000 if q else 1_000_000),
         delete_grants=a.delete_grants or (10_000 if q else 100_000),
         stream_count=a.stream_count or (3 if q else 10),
         stream_big_mb=a.stream_big_mb or (100 if q else 1024),
         propagation_trials=a.propagation_trials or (20 if q else 50),
-        access_log=not a.no_access_log, output=a.output, quick=q, baseline=a.baseline,
-        upstreams=[k for k in a.upstreams.split(",") if k], references=not a.no_references,
+        access_log=not a.no_access_log,
+        output=a.output,
+        quick=q,
+        baseline=a.baseline,
+        upstreams=[k for k in a.upstreams.split(",") if k],
+        references=not a.no_references,
     )
 
 
@@ -168,8 +191,13 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
 
     valid, revoked, narrow, prop_tokens = asyncio.run(mint())
     files = {}
-    for name, toks in (("valid", valid), ("revoked", revoked), ("invalid", [bad_checksum(t) for t in valid]),
-                       ("none", []), ("narrow", narrow)):
+    for name, toks in (
+        ("valid", valid),
+        ("revoked", revoked),
+        ("invalid", [bad_checksum(t) for t in valid]),
+        ("none", []),
+        ("narrow", narrow),
+    ):
         files[name] = stack.dir / f"tokens-{name}.txt"
         files[name].write_text("".join(t + "\n" for t in toks))
     kinds = opts.upstreams
@@ -186,8 +214,15 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
     if "stream" in want:
         print("== stream: 10 MB transfers and one large transfer each way", flush=True)
         results.stream = extras.stream_runs(
-            [("direct upstream", stack.upstream_port, None), ("nginx+auth_request", stack.peer_port, None),
-             ("scopegate", sg.port, sg.proc.pid)], valid[0], opts.stream_count, opts.stream_big_mb)
+            [
+                ("direct upstream", stack.upstream_port, None),
+                ("nginx+auth_request", stack.peer_port, None),
+                ("scopegate", sg.port, sg.proc.pid),
+            ],
+            valid[0],
+            opts.stream_count,
+            opts.stream_big_mb,
+        )
         report.write(results, opts.output)
 
     if "propagation" in want:
@@ -206,8 +241,8 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
                 asyncio.run_coroutine_threadsafe(minter.revoke([token]), loop).result(30)
 
             results.propagation = extras.propagation(
-                [("process 1", sg.port, sg.admin_port), ("process 2", sg2.port, sg2.admin_port)], prop_tokens,
-                revoke)
+                [("process 1", sg.port, sg.admin_port), ("process 2", sg2.port, sg2.admin_port)], prop_tokens, revoke
+            )
             asyncio.run_coroutine_threadsafe(minter.__aexit__(), loop).result(30)
         finally:
             loop.call_soon_threadsafe(loop.stop)
@@ -230,12 +265,23 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
         print(f"  set-up {time.perf_counter() - t0:.1f} s", flush=True)
         from gateway.store import keyspace as ks
 
-        d = extras.delete_app(sg.admin_port, stack.admin_token, client_id, r, ks.app_grants(client_id),
-                              ks.client_users(client_id), sg.port, valid[1])
+        d = extras.delete_app(
+            sg.admin_port,
+            stack.admin_token,
+            client_id,
+            r,
+            ks.app_grants(client_id),
+            ks.client_users(client_id),
+            sg.port,
+            valid[1],
+        )
         d.grants = opts.delete_grants
         results.deletion = d
-        print(f"  returned in {d.return_s * 1000:.1f} ms, clean-up done after {d.cleanup_s:.2f} s, "
-              f"probe max {d.probe_max_ms:.1f} ms (p50 {d.probe_p50_ms:.2f} ms)", flush=True)
+        print(
+            f"  returned in {d.return_s * 1000:.1f} ms, clean-up done after {d.cleanup_s:.2f} s, "
+            f"probe max {d.probe_max_ms:.1f} ms (p50 {d.probe_p50_ms:.2f} ms)",
+            flush=True,
+        )
         report.write(results, opts.output)
 
     if "tokens" in want:
@@ -254,18 +300,35 @@ def run(opts: Options, stack: Stack, results: Results) -> None:
         took = time.perf_counter() - t0
         used = extras.redis_used_memory(rs)
         keys = int(rs.dbsize())
-        results.scale = {"tokens": float(opts.scale_tokens), "bytes_before": float(base), "bytes_after": float(used),
-                         "per_token": (used - base) / opts.scale_tokens, "keys": float(keys), "fill_s": took,
-                         "rss_after": float(rs.info("memory")["used_memory_rss"])}
-        print(f"  {results.scale['per_token']:.1f} bytes per token (used_memory delta), {took:.1f} s to insert",
-              flush=True)
+        results.scale = {
+            "tokens": float(opts.scale_tokens),
+            "bytes_before": float(base),
+            "bytes_after": float(used),
+            "per_token": (used - base) / opts.scale_tokens,
+            "keys": float(keys),
+            "fill_s": took,
+            "rss_after": float(rs.info("memory")["used_memory_rss"]),
+        }
+        print(
+            f"  {results.scale['per_token']:.1f} bytes per token (used_memory delta), {took:.1f} s to insert",
+            flush=True,
+        )
         rs.close()
         stack.procs.stop(proc)
     results.elapsed = time.time() - results.started
 
 
-def _throughput(opts: Options, stack: Stack, results: Results, kind: str, sg_port: int | None, tree: Path | None,
-                files: dict[str, Path], r: redis.Redis, want: set[str]) -> None:
+def _throughput(
+    opts: Options,
+    stack: Stack,
+    results: Results,
+    kind: str,
+    sg_port: int | None,
+    tree: Path | None,
+    files: dict[str, Path],
+    r: redis.Redis,
+    want: set[str],
+) -> None:
     """The throughput scenarios against the upstream of `kind`: every target in front of that upstream."""
     if not want & set(THROUGHPUT):
         return
@@ -276,23 +339,38 @@ def _throughput(opts: Options, stack: Stack, results: Results, kind: str, sg_por
     base_warm: list[Target] = []
     base_nc: list[Target] = []
     if tree is not None:
-        base_warm = [Target(f"scopegate@{opts.baseline}",
-                            stack.start_gateway(f"base{suffix}", source=tree, kind=kind).port)]
+        base_warm = [
+            Target(f"scopegate@{opts.baseline}", stack.start_gateway(f"base{suffix}", source=tree, kind=kind).port)
+        ]
         if "nocache" in want:
-            base_nc = [Target(f"scopegate nocache@{opts.baseline}",
-                              stack.start_gateway(f"base-nc{suffix}", cache=False, source=tree, kind=kind).port)]
+            base_nc = [
+                Target(
+                    f"scopegate nocache@{opts.baseline}",
+                    stack.start_gateway(f"base-nc{suffix}", cache=False, source=tree, kind=kind).port,
+                )
+            ]
     peer_port, plain_port = stack.peers[kind]
-    floors = ([Target("aiohttp hello (floor)", stack.start_floor("hello", kind)),
-               Target("bare aiohttp proxy", stack.start_floor("proxy", kind))]
-              if "warm" in want and opts.references else [])
+    floors = (
+        [
+            Target("aiohttp hello (floor)", stack.start_floor("hello", kind)),
+            Target("bare aiohttp proxy", stack.start_floor("proxy", kind)),
+        ]
+        if "warm" in want and opts.references
+        else []
+    )
     direct = Target("direct upstream", stack.upstream_port_of(kind))
     plain = [Target("nginx plain proxy", plain_port)] if opts.references else []
     peer = Target("nginx+auth_request", peer_port)
     gate = Target("scopegate", sg_port)
     plan: dict[str, tuple[list[Target], str, str, int, list[int]]] = {
         "warm": ([direct, *plain, peer, gate, *base_warm, *floors], "/v1/events", "valid", 200, opts.conns),
-        "nocache": ([direct, peer, Target("scopegate nocache", sg_nc.port if sg_nc else 0), *base_nc], "/v1/events",
-                    "valid", 200, opts.conns),
+        "nocache": (
+            [direct, peer, Target("scopegate nocache", sg_nc.port if sg_nc else 0), *base_nc],
+            "/v1/events",
+            "valid",
+            200,
+            opts.conns,
+        ),
         "invalid": ([peer, gate], "/v1/events", "invalid", 401, opts.denial_conns),
         "revoked": ([peer, gate], "/v1/events", "revoked", 401, opts.denial_conns),
         "notoken": ([peer, gate], "/v1/events", "none", 401, opts.denial_conns),
@@ -312,7 +390,15 @@ def _throughput(opts: Options, stack: Stack, results: Results, kind: str, sg_por
         header = f"== {name} [{KIND_NAMES[kind]}]: {DESCRIPTIONS[name]}"
         print(header, flush=True)
         results.log.append(header)
-        results.throughput[(kind, name)] = alternate(targets, path, files[tok], conns, opts.reps, opts.duration,
-                                                     results.log, lambda: extras.commands_processed(r),
-                                                     stack.procs.cpu_seconds)
+        results.throughput[(kind, name)] = alternate(
+            targets,
+            path,
+            files[tok],
+            conns,
+            opts.reps,
+            opts.duration,
+            results.log,
+            lambda: extras.commands_processed(r),
+            stack.procs.cpu_seconds,
+        )
         report.write(results, opts.output)

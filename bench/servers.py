@@ -21,8 +21,13 @@ SERVER_CORE = 0
 CLIENT_CORE = 1
 
 # The upstream's answer to every GET: 213 bytes of JSON (the size of the reference measurements).
-_BODY = {"data": [{"id": 1, "title": "Standup", "start": "2024-05-01T09:00:00Z", "end": "2024-05-01T09:15:00Z"},
-                  {"id": 2, "title": "Review", "start": "2024-05-01T15:00:00Z"}], "next": None}
+_BODY = {
+    "data": [
+        {"id": 1, "title": "Standup", "start": "2024-05-01T09:00:00Z", "end": "2024-05-01T09:15:00Z"},
+        {"id": 2, "title": "Review", "start": "2024-05-01T15:00:00Z"},
+    ],
+    "next": None,
+}
 
 
 def upstream_body() -> str:
@@ -72,8 +77,9 @@ class Stack:
         """gateway/ and admin/ as of git `ref`, extracted into the work directory (the repository is not touched)."""
         dest = self.dir / f"tree-{ref.replace('/', '_')}"
         dest.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "gateway", "admin"],
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, "gateway", "admin"], capture_output=True, check=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
         return dest
 
@@ -93,8 +99,12 @@ class Stack:
         return f"http://{LOOPBACK}:{self.upstream_port_of(kind)}"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "SCOPEGATE_SECRET_KEY": self.secret, "SCOPEGATE_ADMIN_TOKEN": self.admin_token,
-                "SCOPEGATE_LOG_LEVEL": "WARNING"}
+        return {
+            **os.environ,
+            "SCOPEGATE_SECRET_KEY": self.secret,
+            "SCOPEGATE_ADMIN_TOKEN": self.admin_token,
+            "SCOPEGATE_LOG_LEVEL": "WARNING",
+        }
 
     # --- redis ---------------------------------------------------------------------------------------------
 
@@ -102,9 +112,25 @@ class Stack:
         port = free_port()
         d = self.dir / name
         d.mkdir(exist_ok=True)
-        proc = self.procs.start(name, [which("redis-server"), "--port", str(port), "--bind", LOOPBACK,
-                                       "--save", "", "--appendonly", "no", "--dir", str(d),
-                                       "--protected-mode", "no"], core=SERVER_CORE)
+        proc = self.procs.start(
+            name,
+            [
+                which("redis-server"),
+                "--port",
+                str(port),
+                "--bind",
+                LOOPBACK,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(d),
+                "--protected-mode",
+                "no",
+            ],
+            core=SERVER_CORE,
+        )
         wait_port(port, proc)
         return proc, port
 
@@ -112,7 +138,7 @@ class Stack:
 
     def _nginx(self, name: str, section: str, marks: dict[str, str]) -> subprocess.Popen[bytes]:
         template = (Path(__file__).parent / "nginx.conf").read_text()
-        keep, drop = (("UPSTREAM", "PEER") if section == "UPSTREAM" else ("PEER", "UPSTREAM"))
+        keep, drop = ("UPSTREAM", "PEER") if section == "UPSTREAM" else ("PEER", "UPSTREAM")
         head, _, rest = template.partition(f"#{drop}_BEGIN")
         _, _, tail = rest.partition(f"#{drop}_END")
         text = head + tail
@@ -124,8 +150,9 @@ class Stack:
         conf = d / "nginx.conf"
         conf.write_text(text)
         assert keep in template
-        return self.procs.start(name, [which("nginx"), "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")],
-                                core=SERVER_CORE)
+        return self.procs.start(
+            name, [which("nginx"), "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")], core=SERVER_CORE
+        )
 
     def start_upstream(self, blobs: dict[str, int]) -> None:
         """nginx `return 200` with the 213-byte body; `blobs` maps download paths to their size (sparse files)."""
@@ -146,8 +173,12 @@ class Stack:
         """The application-server upstream: aiohttp on uvloop answering every request with the same 213-byte JSON
         body, keep-alive (bench/floor.py `app`). What an API like Apptoto's looks like from the proxy."""
         self.app_upstream_port = free_port()
-        proc = self.procs.start("upstream-app", [sys.executable, "-m", "bench.floor", "app", "--port",
-                                                 str(self.app_upstream_port)], core=SERVER_CORE, cwd=ROOT)
+        proc = self.procs.start(
+            "upstream-app",
+            [sys.executable, "-m", "bench.floor", "app", "--port", str(self.app_upstream_port)],
+            core=SERVER_CORE,
+            cwd=ROOT,
+        )
         wait_port(self.app_upstream_port, proc)
 
     def start_peer(self, kind: str = "nginx") -> None:
@@ -155,14 +186,25 @@ class Stack:
         service is shared by the peers of every kind."""
         if not self.auth_port:
             self.auth_port = free_port()
-            auth = self.procs.start("peer_auth", [sys.executable, "-m", "bench.peer_auth", "--port",
-                                                  str(self.auth_port), "--redis-url", self.redis_url],
-                                    core=SERVER_CORE, env=self.env(), cwd=ROOT)
+            auth = self.procs.start(
+                "peer_auth",
+                [sys.executable, "-m", "bench.peer_auth", "--port", str(self.auth_port), "--redis-url", self.redis_url],
+                core=SERVER_CORE,
+                env=self.env(),
+                cwd=ROOT,
+            )
             wait_port(self.auth_port, auth)
         peer_port, plain_port = free_port(), free_port()
-        proc = self._nginx(f"peer-{kind}", "PEER", {"PORT": str(peer_port), "PLAIN_PORT": str(plain_port),
-                                                    "UPSTREAM_PORT": str(self.upstream_port_of(kind)),
-                                                    "AUTH_PORT": str(self.auth_port)})
+        proc = self._nginx(
+            f"peer-{kind}",
+            "PEER",
+            {
+                "PORT": str(peer_port),
+                "PLAIN_PORT": str(plain_port),
+                "UPSTREAM_PORT": str(self.upstream_port_of(kind)),
+                "AUTH_PORT": str(self.auth_port),
+            },
+        )
         wait_port(peer_port, proc)
         wait_port(plain_port, proc)
         self.peers[kind] = (peer_port, plain_port)
@@ -172,31 +214,51 @@ class Stack:
     def start_floor(self, mode: str, kind: str = "nginx") -> int:
         """bench/floor.py: a bare aiohttp server (`hello`) or bare aiohttp proxy (`proxy`) as reference points."""
         port = free_port()
-        proc = self.procs.start(f"floor-{mode}-{kind}", [sys.executable, "-m", "bench.floor", mode, "--port",
-                                                         str(port), "--upstream", self.upstream_url_of(kind)],
-                                core=SERVER_CORE, cwd=ROOT)
+        proc = self.procs.start(
+            f"floor-{mode}-{kind}",
+            [sys.executable, "-m", "bench.floor", mode, "--port", str(port), "--upstream", self.upstream_url_of(kind)],
+            core=SERVER_CORE,
+            cwd=ROOT,
+        )
         wait_port(port, proc)
         return port
 
     # --- scopegate -----------------------------------------------------------------------------------------
 
-    def start_gateway(self, name: str, *, cache: bool = True, source: Path | None = None,
-                      kind: str = "nginx") -> Gateway:
+    def start_gateway(
+        self, name: str, *, cache: bool = True, source: Path | None = None, kind: str = "nginx"
+    ) -> Gateway:
         raw = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-        raw.update({"upstream": self.upstream_url_of(kind), "redis_url": self.redis_url, "demo_upstream": False,
-                    "max_body": 4 * 1024**3, "access_log": self.access_log, "cache": {"enabled": cache}})
+        raw.update(
+            {
+                "upstream": self.upstream_url_of(kind),
+                "redis_url": self.redis_url,
+                "demo_upstream": False,
+                "max_body": 4 * 1024**3,
+                "access_log": self.access_log,
+                "cache": {"enabled": cache},
+            }
+        )
         conf = self.dir / f"{name}.yaml"
         conf.write_text(yaml.safe_dump(raw, sort_keys=False))
         port, admin_port = free_port(), free_port()
-        env = {**self.env(), "SCOPEGATE_LISTEN": f"{LOOPBACK}:{port}",
-               "SCOPEGATE_ADMIN_LISTEN": f"{LOOPBACK}:{admin_port}",
-               "SCOPEGATE_PUBLIC_URL": f"http://{LOOPBACK}:{port}"}
+        env = {
+            **self.env(),
+            "SCOPEGATE_LISTEN": f"{LOOPBACK}:{port}",
+            "SCOPEGATE_ADMIN_LISTEN": f"{LOOPBACK}:{admin_port}",
+            "SCOPEGATE_PUBLIC_URL": f"http://{LOOPBACK}:{port}",
+        }
         # The code under test: this checkout's gateway/ (or another version's, python -m bench --baseline REF),
         # first on sys.path and as the working directory, whatever checkout the venv's editable install points at.
         tree = source if source is not None else ROOT
         env["PYTHONPATH"] = str(tree)
-        proc = self.procs.start(name, [sys.executable, "-m", "gateway.cli", "serve", "--config", str(conf)],
-                                core=SERVER_CORE, env=env, cwd=tree)
+        proc = self.procs.start(
+            name,
+            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(conf)],
+            core=SERVER_CORE,
+            env=env,
+            cwd=tree,
+        )
         gw = Gateway(proc, port, admin_port, name)
         wait_port(port, proc)
         wait_ready(gw.url + "/readyz", proc)

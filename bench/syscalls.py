@@ -35,9 +35,29 @@ _CALL = re.compile(r"^(?:\[pid\s+(\d+)\]\s+|(\d+)\s+)?(\w+)\((\d+),\s*(.*)\)\s+=
 
 
 def wrk_fixed(port: int, tokens: Path, conns: int, n: int) -> int:
-    out = subprocess.run(["taskset", "-c", str(CLIENT_CORE), which("wrk"), "-t1", f"-c{conns}", "-d600s",
-                          "--timeout", "10s", "-s", str(LUA), f"http://{LOOPBACK}:{port}/v1/events", "--",
-                          str(tokens), "/v1/events", str(n)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            str(CLIENT_CORE),
+            which("wrk"),
+            "-t1",
+            f"-c{conns}",
+            "-d600s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            f"http://{LOOPBACK}:{port}/v1/events",
+            "--",
+            str(tokens),
+            "/v1/events",
+            str(n),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
     return int(json.loads(line[7:])["requests"])
 
@@ -109,8 +129,11 @@ def legs(path: Path, upstream_port: int) -> dict[str, float]:
             c["setsockopt TCP_NODELAY"] += 1
             continue
         if call in ("write", "sendto", "writev", "sendmsg"):
-            leg = "upstream" if rest.startswith(('"GET ', '"POST')) else fd_leg.get(key) or (
-                "client" if rest.startswith('"HTTP/1.1') else "other")
+            leg = (
+                "upstream"
+                if rest.startswith(('"GET ', '"POST'))
+                else fd_leg.get(key) or ("client" if rest.startswith('"HTTP/1.1') else "other")
+            )
             if rest.startswith(('"GET ', '"POST')):
                 fd_leg[key] = "upstream"
             elif rest.startswith('"HTTP/1.1'):
@@ -118,8 +141,9 @@ def legs(path: Path, upstream_port: int) -> dict[str, float]:
             c[f"{leg} writes"] += 1
             c[f"{leg} bytes written"] += max(ret, 0)
         elif call in ("read", "recvfrom", "recvmsg"):
-            leg = fd_leg.get(key) or ("upstream" if rest.startswith('"HTTP/1.1') else
-                                      "client" if rest.startswith('"GET ') else "other")
+            leg = fd_leg.get(key) or (
+                "upstream" if rest.startswith('"HTTP/1.1') else "client" if rest.startswith('"GET ') else "other"
+            )
             if rest.startswith('"HTTP/1.1'):
                 fd_leg[key] = "upstream"
             c[f"{leg} reads{' (EAGAIN)' if ret < 0 else ''}"] += 1
@@ -164,9 +188,15 @@ def main(argv: list[str] | None = None) -> int:
                 peer_nginx = names[f"peer-{kind}"]
                 targets = {
                     "direct upstream": (stack.upstream_port_of(kind), {"upstream": up.pid}),
-                    "nginx+auth_request": (stack.peers[kind][0], {"upstream": up.pid, "peer nginx": peer_nginx.pid,
-                                                                  "auth service": names["peer_auth"].pid,
-                                                                  "redis": names["redis"].pid}),
+                    "nginx+auth_request": (
+                        stack.peers[kind][0],
+                        {
+                            "upstream": up.pid,
+                            "peer nginx": peer_nginx.pid,
+                            "auth service": names["peer_auth"].pid,
+                            "redis": names["redis"].pid,
+                        },
+                    ),
                     "scopegate": (gw.port, {"upstream": up.pid, "scopegate": gw.proc.pid}),
                 }
                 for tname, (port, watched) in targets.items():
@@ -178,48 +208,75 @@ def main(argv: list[str] | None = None) -> int:
                     for role, pid in watched.items():
                         c1, v1, i1 = cpu_switches(tree(pid))
                         c0, v0, i0 = before[role]
-                        rows.append(f"| {tname} | {role} | {(c1 - c0) * 1e6 / n:.0f} | {(v1 - v0) / n:.2f} | "
-                                    f"{(i1 - i0) / n:.2f} |")
-                    report += [f"### {tname}: CPU and context switches, {n} requests at {a.conns} connections "
-                               "(no strace)", "", "| target | process | CPU us/req | voluntary cs/req | "
-                               "involuntary cs/req |", "|---|---|---:|---:|---:|", *rows, ""]
-                    print("\n".join(report[-len(rows) - 4:]), flush=True)
+                        rows.append(
+                            f"| {tname} | {role} | {(c1 - c0) * 1e6 / n:.0f} | {(v1 - v0) / n:.2f} | "
+                            f"{(i1 - i0) / n:.2f} |"
+                        )
+                    report += [
+                        f"### {tname}: CPU and context switches, {n} requests at {a.conns} connections (no strace)",
+                        "",
+                        "| target | process | CPU us/req | voluntary cs/req | involuntary cs/req |",
+                        "|---|---|---:|---:|---:|",
+                        *rows,
+                        "",
+                    ]
+                    print("\n".join(report[-len(rows) - 4 :]), flush=True)
                     tracers = {}
                     for role, pid in watched.items():
-                        tracers[role] = (strace_counts(tree(pid), workdir / f"{kind}-{tname}-{role}.txt"),
-                                         workdir / f"{kind}-{tname}-{role}.txt")
+                        tracers[role] = (
+                            strace_counts(tree(pid), workdir / f"{kind}-{tname}-{role}.txt"),
+                            workdir / f"{kind}-{tname}-{role}.txt",
+                        )
                     n = wrk_fixed(port, tf, a.conns, a.requests)
                     rows = []
                     for role, (tr, path) in tracers.items():
                         stop(tr)
                         calls = parse_counts(path)
                         total = sum(calls.values())
-                        top = ", ".join(f"{k} {v / n:.2f}" for k, v in
-                                        sorted(calls.items(), key=lambda kv: -kv[1])[:6])
+                        top = ", ".join(f"{k} {v / n:.2f}" for k, v in sorted(calls.items(), key=lambda kv: -kv[1])[:6])
                         rows.append(f"| {tname} | {role} | {total / n:.2f} | {top} |")
-                    report += [f"### {tname}: {n} requests at {a.conns} connections", "",
-                               "| target | process | syscalls/req | top calls per request |", "|---|---|---:|---|",
-                               *rows, ""]
-                    print("\n".join(report[-len(rows) - 4:]), flush=True)
+                    report += [
+                        f"### {tname}: {n} requests at {a.conns} connections",
+                        "",
+                        "| target | process | syscalls/req | top calls per request |",
+                        "|---|---|---:|---|",
+                        *rows,
+                        "",
+                    ]
+                    print("\n".join(report[-len(rows) - 4 :]), flush=True)
                 # per-call trace of the proxy processes: legs, writes and bytes per response, upstream connects
                 for tname, pid in (("scopegate", gw.proc.pid), ("peer nginx", peer_nginx.pid)):
                     port = gw.port if tname == "scopegate" else stack.peers[kind][0]
                     wrk_fixed(port, tf, a.conns, 3000)
                     out = workdir / f"{kind}-{tname}-trace.txt"
-                    args = [which("strace"), "-f", "-s", "12", "-o", str(out), "-e",
-                            "trace=read,write,writev,sendto,recvfrom,sendmsg,recvmsg,connect,setsockopt"]
+                    args = [
+                        which("strace"),
+                        "-f",
+                        "-s",
+                        "12",
+                        "-o",
+                        str(out),
+                        "-e",
+                        "trace=read,write,writev,sendto,recvfrom,sendmsg,recvmsg,connect,setsockopt",
+                    ]
                     for q in tree(pid):
                         args += ["-p", str(q)]
-                    tr = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                          start_new_session=True)
+                    tr = subprocess.Popen(
+                        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+                    )
                     time.sleep(0.5)
                     n = wrk_fixed(port, tf, a.conns, a.trace_requests)
                     stop(tr)
                     legs_ = legs(out, stack.upstream_port_of(kind))
-                    report += [f"### {tname} socket calls per request ({n} requests, {a.conns} connections)", "",
-                               "| what | per request |", "|---|---:|",
-                               *[f"| {k} | {v / n:.2f} |" for k, v in sorted(legs_.items())], ""]
-                    print("\n".join(report[-len(legs_) - 4:]), flush=True)
+                    report += [
+                        f"### {tname} socket calls per request ({n} requests, {a.conns} connections)",
+                        "",
+                        "| what | per request |",
+                        "|---|---:|",
+                        *[f"| {k} | {v / n:.2f} |" for k, v in sorted(legs_.items())],
+                        "",
+                    ]
+                    print("\n".join(report[-len(legs_) - 4 :]), flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print("\n".join(report))

@@ -46,25 +46,41 @@ class Minter:
         await self.store.close()
 
     async def app(self, name: str) -> str:
-        reg = await applications.register(self.store, self.hasher, catalog(),
-                                          {"name": name, "redirect_uri": "https://bench.example/cb",
-                                           "owner": "bench"})
+        reg = await applications.register(
+            self.store,
+            self.hasher,
+            catalog(),
+            {"name": name, "redirect_uri": "https://bench.example/cb", "owner": "bench"},
+        )
         return reg.application.client_id
 
-    async def tokens(self, count: int, *, users: int = 100, scopes: tuple[str, ...] = SCOPES,
-                     ttl: int = 7200) -> Minted:
+    async def tokens(
+        self, count: int, *, users: int = 100, scopes: tuple[str, ...] = SCOPES, ttl: int = 7200
+    ) -> Minted:
         """`count` access tokens spread over `users` grants (one application)."""
         client_id = await self.app(f"bench-{secrets.token_hex(3)}")
         grants = []
         for u in range(users):
-            issued = await start_grant(self.store, self.hasher, client_id=client_id, user_id=str(10_000 + u),
-                                       scopes=scopes, access_ttl=ttl, refresh_ttl=ttl)
+            issued = await start_grant(
+                self.store,
+                self.hasher,
+                client_id=client_id,
+                user_id=str(10_000 + u),
+                scopes=scopes,
+                access_ttl=ttl,
+                refresh_ttl=ttl,
+            )
             grants.append(issued.grant)
         now = int(time.time())
         raw = [mint(TokenKind.ACCESS) for _ in range(count)]
-        items = [(self.hasher.hash(t), AccessTokenRecord(g.grant_id, g.client_id, g.user_id, frozenset(scopes),
-                                                         now, now + ttl))
-                 for i, t in enumerate(raw) for g in (grants[i % len(grants)],)]
+        items = [
+            (
+                self.hasher.hash(t),
+                AccessTokenRecord(g.grant_id, g.client_id, g.user_id, frozenset(scopes), now, now + ttl),
+            )
+            for i, t in enumerate(raw)
+            for g in (grants[i % len(grants)],)
+        ]
         await self.store.save_access_tokens(items)
         return Minted(client_id, grants, raw)
 
@@ -99,17 +115,29 @@ class Minter:
                 for i in range(n):
                     uid = str(100_000 + done + i)
                     refresh_hash = self.hasher.hash(mint(TokenKind.REFRESH))
-                    g = Grant(grant_id=f"{client_id}.{secrets.token_hex(8)}", client_id=client_id, user_id=uid,
-                              scopes=frozenset(SCOPES), created_at=now, app_epoch=0, user_app_epoch=0,
-                              user_epoch=0, refresh_hash=refresh_hash)
+                    g = Grant(
+                        grant_id=f"{client_id}.{secrets.token_hex(8)}",
+                        client_id=client_id,
+                        user_id=uid,
+                        scopes=frozenset(SCOPES),
+                        created_at=now,
+                        app_epoch=0,
+                        user_app_epoch=0,
+                        user_epoch=0,
+                        refresh_hash=refresh_hash,
+                    )
                     p.set(ks.grant(g.grant_id), codec.grant_to_value(g, self.store.scope_bits), ex=86400)
                     p.sadd(ks.app_grants(client_id), g.grant_id)
                     p.set(ks.refresh_token(refresh_hash), f"{g.grant_id}|{now + 86400}", ex=86400)
                     p.hset(ks.authorizations(uid), client_id, '{"scopes":[],"authorized_at":0}')
                     p.hset(ks.app_consents(client_id), uid, '{"scopes":[],"authorized_at":0}')
                     p.sadd(ks.client_users(client_id), uid)
-                    items.append((self.hasher.hash(mint(TokenKind.ACCESS)),
-                                  AccessTokenRecord(g.grant_id, client_id, uid, frozenset(SCOPES), now, now + 3600)))
+                    items.append(
+                        (
+                            self.hasher.hash(mint(TokenKind.ACCESS)),
+                            AccessTokenRecord(g.grant_id, client_id, uid, frozenset(SCOPES), now, now + 3600),
+                        )
+                    )
                 await p.execute()
             await self.store.save_access_tokens(items)
             done += n

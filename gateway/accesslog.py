@@ -26,8 +26,17 @@ class AccessLog:
     def stream(self) -> TextIO:
         return self._stream if self._stream is not None else sys.stderr
 
-    def record(self, request_id: str, method: str, path: str, route: str, decision: str, reason: str,
-               status: int, latency: float) -> None:
+    def record(
+        self,
+        request_id: str,
+        method: str,
+        path: str,
+        route: str,
+        decision: str,
+        reason: str,
+        status: int,
+        latency: float,
+    ) -> None:
         # request_id is a sanitized or generated id and method an HTTP token: neither can hold a quote.
         self._lines.append(
             f'{{"ts":{time.time():.3f},"request_id":"{request_id}","method":"{method}","path":{encode_basestring(path)},'

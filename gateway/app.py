@@ -22,9 +22,15 @@ def build_public_app(services: Services) -> web.Application:
     # auto_decompress=False: a proxied body is relayed byte for byte with the client's framing; decoding it here
     # would change its length under its Content-Length (a request-smuggling vector). keepalive_timeout is also the
     # head-read deadline: a connection idle or still sending a request head after it is closed (slowloris).
-    app = web.Application(middlewares=[gateway_middleware], client_max_size=1024 * 1024,
-                          handler_args={"max_field_size": 16384, "auto_decompress": False,
-                                        "keepalive_timeout": services.settings.client_idle_timeout})
+    app = web.Application(
+        middlewares=[gateway_middleware],
+        client_max_size=1024 * 1024,
+        handler_args={
+            "max_field_size": 16384,
+            "auto_decompress": False,
+            "keepalive_timeout": services.settings.client_idle_timeout,
+        },
+    )
     app[SERVICES] = services
     health.setup_routes(app)
     setup_oauth(app)

@@ -38,7 +38,11 @@ class Edited:
 
 
 def validate_fields(
-    fields: Mapping[str, object], catalog: Sequence[str], *, partial: bool, server_side: bool = True,
+    fields: Mapping[str, object],
+    catalog: Sequence[str],
+    *,
+    partial: bool,
+    server_side: bool = True,
     redirect_uri: str | None = None,
 ) -> dict[str, object]:
     """Check the editable fields; raises Invalid naming every bad field. Returns the normalized values.
@@ -78,9 +82,11 @@ def validate_fields(
             check_kind(parse_redirect_uri(uri), server_side=kind)
         except RedirectUriError as exc:
             problems["redirect_uri" if "redirect_uri" in out else "server_side"] = (
-                str(exc) if "redirect_uri" in out else
-                "cannot be turned on while the redirect URI uses a private-use scheme; change the redirect URI "
-                "to an https URL first")
+                str(exc)
+                if "redirect_uri" in out
+                else "cannot be turned on while the redirect URI uses a private-use scheme; change the redirect URI "
+                "to an https URL first"
+            )
     if "scopes" in fields:
         scopes = fields["scopes"]
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
@@ -135,8 +141,7 @@ async def edit(
     app = await store.get_app(client_id)
     if app is None:
         raise NotFound(f"no application {client_id!r}")
-    values = validate_fields(fields, catalog, partial=True, server_side=app.server_side,
-                             redirect_uri=app.redirect_uri)
+    values = validate_fields(fields, catalog, partial=True, server_side=app.server_side, redirect_uri=app.redirect_uri)
     updated = replace(app, **values, updated_at=time.time())  # type: ignore[arg-type]
     if not await store.update_app(updated):
         raise NotFound(f"no application {client_id!r}")
@@ -165,12 +170,20 @@ class ApplicationService:
     async def register(self, actor: Actor, fields: Mapping[str, object]) -> Registered:
         reg = await register(self._services.store, self._services.hasher, self.catalog, fields)
         app = reg.application
-        await audit.record(self._services, actor, AuditAction.APPLICATION_CREATED, client_id=app.client_id,
-                           name=app.name, owner=app.owner, scopes=list(app.scopes))
+        await audit.record(
+            self._services,
+            actor,
+            AuditAction.APPLICATION_CREATED,
+            client_id=app.client_id,
+            name=app.name,
+            owner=app.owner,
+            scopes=list(app.scopes),
+        )
         return reg
 
-    async def edit(self, actor: Actor, client_id: str, fields: Mapping[str, object], *,
-                   before: Application | None = None) -> Edited:
+    async def edit(
+        self, actor: Actor, client_id: str, fields: Mapping[str, object], *, before: Application | None = None
+    ) -> Edited:
         """Apply `fields`; NotFound if the application is gone, Invalid naming each bad field.
 
         Turning Server-Side on issues a client secret (the rotation path, shown once: `Edited.client_secret`);
@@ -186,13 +199,13 @@ class ApplicationService:
             secret = (await self.rotate_secret(actor, client_id)).client_secret
         elif before.server_side and not after.server_side:
             await self._services.store.delete_secrets(client_id)
-            await audit.record(self._services, actor, AuditAction.SECRET_ROTATED, client_id=client_id,
-                               grace_seconds=0, deleted=True)
+            await audit.record(
+                self._services, actor, AuditAction.SECRET_ROTATED, client_id=client_id, grace_seconds=0, deleted=True
+            )
         self._services.validator.invalidate(ApplicationChanged(client_id))
         old, new = before.public_dict(), after.public_dict()
         changes = {k: {"from": old[k], "to": new[k]} for k in fields if k in new and old[k] != new[k]}
-        await audit.record(self._services, actor, AuditAction.APPLICATION_UPDATED, client_id=client_id,
-                           changes=changes)
+        await audit.record(self._services, actor, AuditAction.APPLICATION_UPDATED, client_id=client_id, changes=changes)
         return Edited(after, secret)
 
     async def rotate_secret(self, actor: Actor, client_id: str) -> RotatedSecret:
@@ -203,8 +216,10 @@ class ApplicationService:
         if app is None:
             raise NotFound(f"no application {client_id!r}")
         if not app.server_side:
-            raise Conflict("this application is public (Server-Side off) and has no client secret; turn "
-                           "Server-Side on to issue one")
+            raise Conflict(
+                "this application is public (Server-Side off) and has no client secret; turn "
+                "Server-Side on to issue one"
+            )
         grace = services.settings.secret_grace_period
         secret = mint(TokenKind.CLIENT_SECRET)
         if not await services.store.rotate_secret(client_id, services.hasher.hash(secret), grace):
@@ -234,8 +249,14 @@ class ApplicationService:
         store = self._services.store
         try:
             removed = await store.cleanup_app(client_id)
-            await store.append_audit({"action": str(AuditAction.APPLICATION_CLEANED_UP), "actor": actor.name,
-                                      "client_id": client_id, "grants": removed})
+            await store.append_audit(
+                {
+                    "action": str(AuditAction.APPLICATION_CLEANED_UP),
+                    "actor": actor.name,
+                    "client_id": client_id,
+                    "grants": removed,
+                }
+            )
         except StoreUnavailable:
             log.warning("clean-up of deleted application %s interrupted (store unavailable)", client_id)
         except Exception:

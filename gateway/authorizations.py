@@ -26,8 +26,14 @@ class AuthorizationService:
         was an authorization to remove."""
         removed = await self._services.store.revoke_user_app(user_id, client_id)
         self._services.validator.invalidate(UserApplicationRevoked(user_id, client_id))
-        await audit.record(self._services, actor, AuditAction.AUTHORIZATION_REVOKED, user_id=user_id,
-                           client_id=client_id, had_authorization=removed)
+        await audit.record(
+            self._services,
+            actor,
+            AuditAction.AUTHORIZATION_REVOKED,
+            user_id=user_id,
+            client_id=client_id,
+            had_authorization=removed,
+        )
         return removed
 
     async def revoke_user(self, user_id: str) -> int:

@@ -108,8 +108,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 2
     path = args.file or args.config or os.environ.get("SCOPEGATE_CONFIG")
     settings, missing_secret = _inspect(path)
-    print(f"{settings.source}: OK ({len(settings.routes)} routes, {len(settings.scopes)} scopes, "
-          f"login {settings.login.mode})")
+    print(
+        f"{settings.source}: OK ({len(settings.routes)} routes, {len(settings.scopes)} scopes, "
+        f"login {settings.login.mode})"
+    )
     if missing_secret and not settings.redis_url.startswith("memory://"):
         print("note: SCOPEGATE_SECRET_KEY is not set here; `scopegate serve` needs it (>= 32 characters)")
     return 0
@@ -134,23 +136,34 @@ def cmd_routes_explain(args: argparse.Namespace) -> int:
 def explain(settings: Settings, method: str, path: str, route: Route | None) -> str:
     """What METHOD PATH needs and what each kind of caller gets (the same decisions as gateway/proxy/pipeline.py)."""
     if route is None:
-        return _table(f"{method} {path}: no route matches", [
-            ("any request", "404 no_route (nothing is forwarded; add a route to expose it)"),
-        ])
+        return _table(
+            f"{method} {path}: no route matches",
+            [
+                ("any request", "404 no_route (nothing is forwarded; add a route to expose it)"),
+            ],
+        )
     forwarded = f"forwarded to {settings.upstream}{path}"
     if route.public:
-        return _table(f"{method} {path}: route {route.id} is public (no token needed)", [
-            ("without a token", forwarded),
-            ("with a bearer token", f"{forwarded} (the token is not checked and not forwarded)"),
-        ])
+        return _table(
+            f"{method} {path}: route {route.id} is public (no token needed)",
+            [
+                ("without a token", forwarded),
+                ("with a bearer token", f"{forwarded} (the token is not checked and not forwarded)"),
+            ],
+        )
     scopes = " ".join(route.scopes)
     holding, lacking = ("holding", "lacking") if len(route.scopes) == 1 else ("holding all of", "lacking any of")
     rows = [
-        ("without a token", f'401 (WWW-Authenticate: Bearer realm="{settings.realm}", '
-                            f'resource_metadata="{settings.resource_metadata_url}")'),
+        (
+            "without a token",
+            f'401 (WWW-Authenticate: Bearer realm="{settings.realm}", '
+            f'resource_metadata="{settings.resource_metadata_url}")',
+        ),
         ("with an invalid, expired or revoked token", "401 invalid_token"),
-        (f"with a token {lacking} {scopes}",
-         f'403 insufficient_scope (WWW-Authenticate: Bearer ..., scope="{scopes}")'),
+        (
+            f"with a token {lacking} {scopes}",
+            f'403 insufficient_scope (WWW-Authenticate: Bearer ..., scope="{scopes}")',
+        ),
         (f"with a token {holding} {scopes}", f"{forwarded} (the bearer token is not forwarded)"),
     ]
     if settings.basic_auth == "passthrough":

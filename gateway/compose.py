@@ -72,8 +72,7 @@ async def serve(settings: Settings, reuse_port: bool, demo_admin_token: str | No
     public_app = build_public_app(services)
     public = web.AppRunner(public_app, access_log=None, handler_cancellation=True, shutdown_timeout=30)
     await public.setup()
-    await web.TCPSite(public, settings.listen_host, settings.listen_port, reuse_port=reuse_port,
-                      backlog=1024).start()
+    await web.TCPSite(public, settings.listen_host, settings.listen_port, reuse_port=reuse_port, backlog=1024).start()
     runners.append(public)
     admin = web.AppRunner(build_admin_app(services), access_log=None)
     await admin.setup()
@@ -88,9 +87,14 @@ async def serve(settings: Settings, reuse_port: bool, demo_admin_token: str | No
     # Everything built so far lives for the whole run: move it out of the collector's reach, so full collections
     # triggered by per-request garbage scan only what requests made (shorter pauses, better tail latency).
     gc.freeze()
-    log.info("scopegate listening on %s:%d (public), %s:%d (admin), upstream %s",
-             settings.listen_host, settings.listen_port, settings.admin_host, settings.admin_port,
-             settings.upstream)
+    log.info(
+        "scopegate listening on %s:%d (public), %s:%d (admin), upstream %s",
+        settings.listen_host,
+        settings.listen_port,
+        settings.admin_host,
+        settings.admin_port,
+        settings.upstream,
+    )
     if settings.redis_url.startswith("memory://"):
         print(demo_banner(settings, demo_admin_token), flush=True)
 

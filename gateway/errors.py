@@ -1,37 +1,37 @@
 """The error tree; `gateway.middleware` is the one place these become HTTP responses.
 
-    GatewayError                       status + code as class attributes
-    ├─ ConfigError                     start-up only: every problem with its key path and line
-    ├─ StoreUnavailable        503     fail closed, Retry-After
-    ├─ BearerError                     RFC 6750 §3.1
-    │  ├─ MissingCredentials   401     no `error` attribute in the challenge
-    │  ├─ InvalidToken         401
-    │  ├─ InsufficientScope    403     challenge carries scope="..."
-    │  └─ InvalidBearerRequest 400
-    ├─ ProxyError
-    │  ├─ BadPath              400
-    │  ├─ BadRequestHeaders    400     Host, Connection naming an end-to-end header
-    │  ├─ UnsupportedEncoding  415     a Content-Encoding body on an endpoint the gateway itself reads
-    │  ├─ NoRoute              404
-    │  ├─ MethodNotAllowed     405
-    │  ├─ PayloadTooLarge      413
-    │  ├─ BasicAuthRejected    401
-    │  ├─ UpstreamUnavailable  502
-    │  └─ UpstreamTimeout      504
-    ├─ OAuthError              400     RFC 6749 §5.2 JSON body; one subclass per error code, with its status
-    │  ├─ InvalidRequest, InvalidGrant, UnauthorizedClient, UnsupportedGrantType, UnsupportedResponseType,
-    │  │  InvalidScope, ConsentRequired
-    │  ├─ InvalidClient        401
-    │  ├─ LoginRequired        401
-    │  └─ AccessDenied         403
-    ├─ SignInRequired          303/302 to the sign-in page, or a 401 page     (browser only)
-    ├─ ErrorPage               an HTML page with its status                   (browser only)
-    ├─ ClientRedirect          302/303 to the client's redirect URI with error, state, iss
-    ├─ ThrottledError          429     Retry-After
-    └─ AdminError
-       ├─ NotFound             404
-       ├─ Conflict             409
-       └─ Invalid              422     field errors
+GatewayError                       status + code as class attributes
+├─ ConfigError                     start-up only: every problem with its key path and line
+├─ StoreUnavailable        503     fail closed, Retry-After
+├─ BearerError                     RFC 6750 §3.1
+│  ├─ MissingCredentials   401     no `error` attribute in the challenge
+│  ├─ InvalidToken         401
+│  ├─ InsufficientScope    403     challenge carries scope="..."
+│  └─ InvalidBearerRequest 400
+├─ ProxyError
+│  ├─ BadPath              400
+│  ├─ BadRequestHeaders    400     Host, Connection naming an end-to-end header
+│  ├─ UnsupportedEncoding  415     a Content-Encoding body on an endpoint the gateway itself reads
+│  ├─ NoRoute              404
+│  ├─ MethodNotAllowed     405
+│  ├─ PayloadTooLarge      413
+│  ├─ BasicAuthRejected    401
+│  ├─ UpstreamUnavailable  502
+│  └─ UpstreamTimeout      504
+├─ OAuthError              400     RFC 6749 §5.2 JSON body; one subclass per error code, with its status
+│  ├─ InvalidRequest, InvalidGrant, UnauthorizedClient, UnsupportedGrantType, UnsupportedResponseType,
+│  │  InvalidScope, ConsentRequired
+│  ├─ InvalidClient        401
+│  ├─ LoginRequired        401
+│  └─ AccessDenied         403
+├─ SignInRequired          303/302 to the sign-in page, or a 401 page     (browser only)
+├─ ErrorPage               an HTML page with its status                   (browser only)
+├─ ClientRedirect          302/303 to the client's redirect URI with error, state, iss
+├─ ThrottledError          429     Retry-After
+└─ AdminError
+   ├─ NotFound             404
+   ├─ Conflict             409
+   └─ Invalid              422     field errors
 """
 
 from __future__ import annotations

@@ -14,36 +14,48 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "scopegate_requests_total", "Requests by route id, decision and status",
-            ["route", "decision", "status"], registry=self.registry,
+            "scopegate_requests_total",
+            "Requests by route id, decision and status",
+            ["route", "decision", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "scopegate_request_duration_seconds", "Time from request to response headers (proxied: to upstream "
-            "response headers)", ["decision"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "scopegate_request_duration_seconds",
+            "Time from request to response headers (proxied: to upstream response headers)",
+            ["decision"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.redis_errors = Counter(
-            "scopegate_redis_errors_total", "Store calls that failed (Redis unreachable or slow)",
+            "scopegate_redis_errors_total",
+            "Store calls that failed (Redis unreachable or slow)",
             registry=self.registry,
         )
         self.redis_latency = Histogram(
-            "scopegate_redis_ping_seconds", "Redis round-trip time measured by readiness checks",
-            buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "scopegate_redis_ping_seconds",
+            "Redis round-trip time measured by readiness checks",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.revocation_propagation = Histogram(
             "scopegate_revocation_propagation_seconds",
             "Delay between a revocation being published and this process dropping what it affects",
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0), registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
         )
         # Resolving label values to a child costs a lookup and a lock per call; requests repeat a few combinations.
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.subscribed = Gauge(
-            "scopegate_revocation_subscribed", "1 while the revocation subscription is proven live: a beat published "
+            "scopegate_revocation_subscribed",
+            "1 while the revocation subscription is proven live: a beat published "
             "through the write path came back within redis.subscription_timeout (cache trusted)",
             registry=self.registry,
         )
         self.subscription_lost = Counter(
-            "scopegate_revocation_subscription_lost_total", "Times the revocation subscription went down (stalled, "
-            "silent or disconnected); each time every cached fact was dropped", registry=self.registry,
+            "scopegate_revocation_subscription_lost_total",
+            "Times the revocation subscription went down (stalled, "
+            "silent or disconnected); each time every cached fact was dropped",
+            registry=self.registry,
         )
 
     def observe_request(self, route: str, decision: str, status: int, seconds: float) -> None:

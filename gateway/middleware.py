@@ -41,8 +41,9 @@ def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def browser_response(exc: errors.SignInRequired | errors.ErrorPage | errors.ClientRedirect,
-                     issuer: str) -> web.Response:
+def browser_response(
+    exc: errors.SignInRequired | errors.ErrorPage | errors.ClientRedirect, issuer: str
+) -> web.Response:
     """The browser outcomes: a redirect (to sign in, or to the client with an error) or an HTML page."""
     if isinstance(exc, errors.ClientRedirect):
         params = {"error": exc.error.code, "error_description": exc.error.description}
@@ -99,12 +100,16 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[REQUEST_ID] = request_id
     status = 500
     try:
-        if request.body_exists and request.match_info.route.name != "proxy" and \
-                request.headers.get("Content-Encoding", "identity").lower() != "identity":
+        if (
+            request.body_exists
+            and request.match_info.route.name != "proxy"
+            and request.headers.get("Content-Encoding", "identity").lower() != "identity"
+        ):
             # The gateway reads these bodies itself and decodes none (the public listener relays proxied bodies
             # byte for byte, so it does not decompress): say so rather than misread them.
-            raise errors.UnsupportedEncoding("request bodies with a Content-Encoding are not accepted here",
-                                             reason="content_encoding")
+            raise errors.UnsupportedEncoding(
+                "request bodies with a Content-Encoding are not accepted here", reason="content_encoding"
+            )
         response = await handler(request)
         status = response.status
     except errors.GatewayError as exc:
@@ -134,8 +139,9 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         decision = request.get(DECISION, "allow" if status < 400 else "deny")
         services.metrics.observe_request(route_id, decision, status, elapsed)
         if services.access_log is not None:
-            services.access_log.record(request_id, request.method, request.path, route_id, decision,
-                                       request.get(REASON, ""), status, elapsed)
+            services.access_log.record(
+                request_id, request.method, request.path, route_id, decision, request.get(REASON, ""), status, elapsed
+            )
     if not response.prepared:
         response.headers.setdefault("X-Request-Id", request_id)
         cors = request.get(CORS_ALLOW)

@@ -42,8 +42,10 @@ DEFAULT_PORTS = {"https": 443, "http": 80}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 # A private-use scheme: a reverse domain name, at least two labels (RFC 8252 §7.1).
 _PRIVATE_SCHEME = re.compile(r"[a-z][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*)+")
-_ABSOLUTE = ("must be an absolute https URL (or, for an application with Server-Side off, a loopback http URL or a "
-             "private-use scheme such as com.example.app:/callback)")
+_ABSOLUTE = (
+    "must be an absolute https URL (or, for an application with Server-Side off, a loopback http URL or a "
+    "private-use scheme such as com.example.app:/callback)"
+)
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # a last label a browser would read as (part of) an IPv4 address
 _PORT = re.compile(r"[0-9]{1,5}")
@@ -95,8 +97,13 @@ class RedirectUri:
         loopback IP literal on any port with the same path and query (RFC 8252 §7.3)."""
         if self == presented:
             return True
-        return (public and self.loopback_ip and presented.scheme == self.scheme and presented.host == self.host
-                and presented.path_and_query == self.path_and_query)
+        return (
+            public
+            and self.loopback_ip
+            and presented.scheme == self.scheme
+            and presented.host == self.host
+            and presented.path_and_query == self.path_and_query
+        )
 
     def __str__(self) -> str:
         return self.origin + self.path_and_query
@@ -121,19 +128,21 @@ def parse_redirect_uri(text: object) -> RedirectUri:
     if scheme in DEFAULT_PORTS:
         if not text.startswith("//", scheme_match.end()):
             raise RedirectUriError(_ABSOLUTE)
-        return _parse_web(scheme, text[scheme_match.end() + 2:])
+        return _parse_web(scheme, text[scheme_match.end() + 2 :])
     if _PRIVATE_SCHEME.fullmatch(scheme) is None:
         # Single-word schemes (`myapp:`) can be claimed by any app; javascript:, data:, file: are not redirects.
         raise RedirectUriError(_ABSOLUTE)
-    return _parse_private(scheme, text[scheme_match.end():])
+    return _parse_private(scheme, text[scheme_match.end() :])
 
 
 def check_kind(uri: RedirectUri, *, server_side: bool) -> None:
     """Whether an application of this kind may register `uri`: private-use schemes only with Server-Side off
     (a native app, RFC 8252 §7.1); https and loopback http for both."""
     if server_side and uri.private_use:
-        raise RedirectUriError("must be an https URL for a Server-Side application (private-use schemes such as "
-                               "com.example.app:/callback are for apps with Server-Side off)")
+        raise RedirectUriError(
+            "must be an https URL for a Server-Side application (private-use schemes such as "
+            "com.example.app:/callback are for apps with Server-Side off)"
+        )
 
 
 def resolve_redirect_uri(registered: str, presented: str | None, *, public: bool) -> RedirectUri:
@@ -166,8 +175,9 @@ def _parse_private(scheme: str, rest: str) -> RedirectUri:
     if "#" in rest:
         raise RedirectUriError("must not have a fragment")
     if not rest.startswith("/") or rest.startswith("//"):
-        raise RedirectUriError("must have the form com.example.app:/path (a private-use scheme, one slash, "
-                               "RFC 8252 §7.1)")
+        raise RedirectUriError(
+            "must have the form com.example.app:/path (a private-use scheme, one slash, RFC 8252 §7.1)"
+        )
     return RedirectUri(scheme, "", None, _path_and_query(rest))
 
 
@@ -195,7 +205,7 @@ def _authority(scheme: str, authority: str) -> tuple[str, int | None]:
         if end < 0:
             raise RedirectUriError("must close the bracket of its IPv6 address")
         host = _ipv6(authority[1:end])
-        after = authority[end + 1:]
+        after = authority[end + 1 :]
         if after and not after.startswith(":"):
             raise RedirectUriError("must have only a port after its IPv6 address")
         port_text = after[1:] if after else None
@@ -230,8 +240,10 @@ def _dns_or_ipv4(text: str) -> str:
         raise RedirectUriError(f"must have a host of at most {MAX_HOST} characters")
     labels = host.split(".")
     if not all(_LABEL.fullmatch(label) for label in labels):
-        raise RedirectUriError("must have a host that is a DNS name (labels of 1-63 letters, digits or hyphens, "
-                               "not starting or ending with a hyphen) or an IP address (IPv6 in brackets)")
+        raise RedirectUriError(
+            "must have a host that is a DNS name (labels of 1-63 letters, digits or hyphens, "
+            "not starting or ending with a hyphen) or an IP address (IPv6 in brackets)"
+        )
     if _NUMERIC_LABEL.fullmatch(labels[-1]):
         # Browsers read "127.1", "0x7f.1" or "2130706433" as IPv4 addresses: only the dotted-quad form is one.
         try:
@@ -245,8 +257,9 @@ def _path_and_query(text: str) -> str:
     if _PATH_AND_QUERY.fullmatch(text) is None:
         if re.search(r"%(?![0-9A-Fa-f]{2})", text):
             raise RedirectUriError("must use well-formed percent-encoding (%XX) in its path and query")
-        raise RedirectUriError("must have a path and query made only of URL characters (RFC 3986); "
-                               "percent-encode anything else")
+        raise RedirectUriError(
+            "must have a path and query made only of URL characters (RFC 3986); percent-encode anything else"
+        )
     normalized = _PERCENT.sub(_normalize_escape, text)
     path, question, query = normalized.partition("?")
     if any(segment in (".", "..") for segment in path.split("/")):

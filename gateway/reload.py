@@ -28,11 +28,15 @@ def reload_routes(app: web.Application) -> bool:
     except ConfigError as exc:
         log.error("reload refused; the running configuration stays. %s", exc)
         return False
-    changed = [f.name for f in dataclasses.fields(Settings)
-               if f.name not in _NOT_COMPARED and getattr(new, f.name) != getattr(current, f.name)]
+    changed = [
+        f.name
+        for f in dataclasses.fields(Settings)
+        if f.name not in _NOT_COMPARED and getattr(new, f.name) != getattr(current, f.name)
+    ]
     if changed:
-        log.error("reload refused; the running configuration stays: %s can change only with a restart",
-                  ", ".join(changed))
+        log.error(
+            "reload refused; the running configuration stays: %s can change only with a restart", ", ".join(changed)
+        )
         return False
     app[DECIDER].use_table(RouteTable(list(new.routes)))
     services.settings = dataclasses.replace(current, routes=new.routes)

@@ -133,9 +133,7 @@ def verify_password(password: str, stored: str) -> bool:
             return False
         salt = base64.urlsafe_b64decode(salt_b64)
         expected = base64.urlsafe_b64decode(dk_b64)
-        dk = hashlib.scrypt(
-            password.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
+        dk = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(dk, expected)

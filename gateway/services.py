@@ -56,8 +56,7 @@ def store_options(settings: Settings) -> StoreOptions:
     )
 
 
-def build_services(settings: Settings, store: Store | None = None,
-                   clock: Callable[[], float] = time.time) -> Services:
+def build_services(settings: Settings, store: Store | None = None, clock: Callable[[], float] = time.time) -> Services:
     metrics = Metrics()
     store = store or connect(settings.redis_url, options=store_options(settings))
     hasher = Hasher(settings.secret_key)
@@ -70,8 +69,15 @@ def build_services(settings: Settings, store: Store | None = None,
         on_propagation=metrics.revocation_propagation.observe,
         clock=clock,
     )
-    return Services(settings=settings, store=store, hasher=hasher, validator=validator, metrics=metrics,
-                    access_log=AccessLog() if settings.access_log else None, clock=clock)
+    return Services(
+        settings=settings,
+        store=store,
+        hasher=hasher,
+        validator=validator,
+        metrics=metrics,
+        access_log=AccessLog() if settings.access_log else None,
+        clock=clock,
+    )
 
 
 async def start(services: Services) -> None:
@@ -95,8 +101,9 @@ async def start(services: Services) -> None:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
         services.scopes_ready = True
-        await services.store.listen_revocations(services.validator.on_revocation, on_state,
-                                                liveness_timeout=settings.redis_subscription_timeout)
+        await services.store.listen_revocations(
+            services.validator.on_revocation, on_state, liveness_timeout=settings.redis_subscription_timeout
+        )
 
     services.spawn(scopes_then_subscribe(), "revocation-subscription")
     services.spawn(maintain(services), "store-maintenance")

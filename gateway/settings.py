@@ -201,8 +201,9 @@ class _Checker:
         for key in value:
             if key not in allowed:
                 hint = _closest(str(key), allowed)
-                self.bad(f"{path}.{key}" if path else str(key),
-                         f"unknown key{f' (did you mean {hint!r}?)' if hint else ''}")
+                self.bad(
+                    f"{path}.{key}" if path else str(key), f"unknown key{f' (did you mean {hint!r}?)' if hint else ''}"
+                )
         return value
 
     def string(self, d: dict[str, Any], key: str, path: str, default: str | None = None) -> str:
@@ -285,18 +286,42 @@ def _http_url(c: _Checker, value: str, path: str, *, allow_path: bool = True) ->
 
 
 _TOP = {
-    "listen", "admin_listen", "public_url", "upstream", "redis_url", "scopes", "scope_aliases", "routes", "login",
-    "basic_auth", "trusted_proxies", "tokens", "upstream_timeouts", "max_body", "redis", "cache", "admin",
-    "access_log", "demo_upstream", "assertion", "client_auth", "realm", "client_timeouts", "metrics_listen",
+    "listen",
+    "admin_listen",
+    "public_url",
+    "upstream",
+    "redis_url",
+    "scopes",
+    "scope_aliases",
+    "routes",
+    "login",
+    "basic_auth",
+    "trusted_proxies",
+    "tokens",
+    "upstream_timeouts",
+    "max_body",
+    "redis",
+    "cache",
+    "admin",
+    "access_log",
+    "demo_upstream",
+    "assertion",
+    "client_auth",
+    "realm",
+    "client_timeouts",
+    "metrics_listen",
     "audit",
 }
 
 # Every environment variable the settings read (the CLI reads SCOPEGATE_CONFIG, SCOPEGATE_LOG_LEVEL and
 # SCOPEGATE_WORKER too); the deploy examples are checked against this list (tests/unit/test_deploy_examples.py).
 ENV_OVERRIDES = (
-    ("listen", "SCOPEGATE_LISTEN"), ("admin_listen", "SCOPEGATE_ADMIN_LISTEN"),
-    ("metrics_listen", "SCOPEGATE_METRICS_LISTEN"), ("public_url", "SCOPEGATE_PUBLIC_URL"),
-    ("upstream", "SCOPEGATE_UPSTREAM"), ("redis_url", "SCOPEGATE_REDIS_URL"),
+    ("listen", "SCOPEGATE_LISTEN"),
+    ("admin_listen", "SCOPEGATE_ADMIN_LISTEN"),
+    ("metrics_listen", "SCOPEGATE_METRICS_LISTEN"),
+    ("public_url", "SCOPEGATE_PUBLIC_URL"),
+    ("upstream", "SCOPEGATE_UPSTREAM"),
+    ("redis_url", "SCOPEGATE_REDIS_URL"),
 )
 SECRET_ENV = ("SCOPEGATE_SECRET_KEY", "SCOPEGATE_ADMIN_TOKEN", "SCOPEGATE_ASSERTION_KEY")
 
@@ -332,8 +357,9 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
             c.bad("metrics_listen", f"port {metrics_port} is already the public or admin listener's")
     public_url = _http_url(c, c.string(top, "public_url", ""), "public_url", allow_path=False)
     demo_upstream = c.boolean(top, "demo_upstream", "", False)
-    upstream = _http_url(c, c.string(top, "upstream", "", "http://127.0.0.1:9000" if demo_upstream else None),
-                         "upstream")
+    upstream = _http_url(
+        c, c.string(top, "upstream", "", "http://127.0.0.1:9000" if demo_upstream else None), "upstream"
+    )
     redis_url = c.string(top, "redis_url", "")
     if redis_url.startswith("redis+sentinel://"):
         problem = sentinel_url_problem(redis_url)
@@ -344,8 +370,11 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         if problem:
             c.bad("redis_url", problem)
     elif redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix", "memory"):
-        c.bad("redis_url", f"{redis_url!r} must be a redis://, rediss://, unix://, redis+sentinel://, "
-                           "redis+cluster://, rediss+cluster:// or memory:// URL")
+        c.bad(
+            "redis_url",
+            f"{redis_url!r} must be a redis://, rediss://, unix://, redis+sentinel://, "
+            "redis+cluster://, rediss+cluster:// or memory:// URL",
+        )
 
     scopes = _scopes(c, top.get("scopes"))
     aliases = _aliases(c, top.get("scope_aliases"), scopes)
@@ -361,14 +390,26 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
     if code_ttl > 60:
         c.bad("tokens.code_ttl", "authorization codes live at most 60 seconds")
     timeouts = c.mapping(top.get("upstream_timeouts"), "upstream_timeouts", {"connect", "read"})
-    redis_cfg = c.mapping(top.get("redis"), "redis", {"timeout", "pool_size", "pool_timeout", "read_pool_size",
-                                                      "min_replicas_acked", "ack_timeout",
-                                                      "subscription_timeout"})
+    redis_cfg = c.mapping(
+        top.get("redis"),
+        "redis",
+        {
+            "timeout",
+            "pool_size",
+            "pool_timeout",
+            "read_pool_size",
+            "min_replicas_acked",
+            "ack_timeout",
+            "subscription_timeout",
+        },
+    )
     redis_timeout = c.number(redis_cfg, "timeout", "redis", 0.5)
     ack_timeout = c.number(redis_cfg, "ack_timeout", "redis", min(0.25, redis_timeout / 2))
     if ack_timeout >= redis_timeout:
-        c.bad("redis.ack_timeout", f"must be shorter than redis.timeout ({redis_timeout:g} s), the socket timeout "
-                                   "that WAIT runs under")
+        c.bad(
+            "redis.ack_timeout",
+            f"must be shorter than redis.timeout ({redis_timeout:g} s), the socket timeout that WAIT runs under",
+        )
     min_acked_raw = redis_cfg.get("min_replicas_acked", "auto")
     min_acked: int | None = None
     if min_acked_raw != "auto":
@@ -566,14 +607,30 @@ def _routes(c: _Checker, value: Any, scopes: dict[str, str]) -> tuple[Route, ...
             indexes.append(i)
     for first, second, method in find_ties(routes):
         a, b = indexes[first], indexes[second]
-        c.bad(f"routes[{b}].path", f"ties with routes[{a}] for {method} {routes[first].path!r}: "
-                                   "two rules of the same shape are ambiguous")
+        c.bad(
+            f"routes[{b}].path",
+            f"ties with routes[{a}] for {method} {routes[first].path!r}: two rules of the same shape are ambiguous",
+        )
     return tuple(routes)
 
 
 def _login(c: _Checker, value: Any) -> LoginSettings:
-    d = c.mapping(value, "login", {"mode", "users", "header", "trusted_proxies", "session_url", "login_url",
-                                   "return_param", "user_id_field", "account_id_field", "session_ttl"})
+    d = c.mapping(
+        value,
+        "login",
+        {
+            "mode",
+            "users",
+            "header",
+            "trusted_proxies",
+            "session_url",
+            "login_url",
+            "return_param",
+            "user_id_field",
+            "account_id_field",
+            "session_ttl",
+        },
+    )
     mode = c.string(d, "mode", "login", "static")
     if mode not in ("static", "trusted_header", "upstream_session"):
         c.bad("login.mode", "must be static, trusted_header or upstream_session")

@@ -31,6 +31,8 @@ log = logging.getLogger("scopegate.validation")
 
 T = TypeVar("T")
 _Facts = tuple[Grant | None, AppState | None, int, int]
+
+
 class _Miss:
     """Not cached, as opposed to a cached None (a deleted application, a revoked grant)."""
 
@@ -129,8 +131,9 @@ class TokenValidator:
             app = self._cached(self._apps, rec.client_id, now)
             ua = self._cached(self._user_app_epochs, ua_key, now)
             u = self._cached(self._user_epochs, rec.user_id, now)
-            if not (isinstance(grant, _Miss) or isinstance(app, _Miss) or isinstance(ua, _Miss)
-                    or isinstance(u, _Miss)):
+            if not (
+                isinstance(grant, _Miss) or isinstance(app, _Miss) or isinstance(ua, _Miss) or isinstance(u, _Miss)
+            ):
                 return grant, app, ua, u
         generation = self._generation
         facts = await self._once(

@@ -54,9 +54,25 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--protected-mode", "no", "--enable-debug-command", "local"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+                "--protected-mode",
+                "no",
+                "--enable-debug-command",
+                "local",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -190,7 +206,9 @@ async def make_gateway(aiohttp_client: Any) -> AsyncIterator[GatewayFactory]:
     """Build a running public app: make_gateway(upstream_url, redis_url='memory://', **config overrides)."""
 
     async def factory(
-        upstream: str = "http://127.0.0.1:9", redis_url: str = "memory://", env: dict[str, str] | None = None,
+        upstream: str = "http://127.0.0.1:9",
+        redis_url: str = "memory://",
+        env: dict[str, str] | None = None,
         **overrides: Any,
     ) -> tuple[TestClient[Any, Any], Services]:
         settings = make_settings({"upstream": upstream, "redis_url": redis_url, **overrides}, env)

@@ -26,8 +26,15 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # The protocol endpoints do not depend on the proxy.
     "gateway.oauth": ("gateway.proxy",),
     # The store is the bottom floor: no web layer above it.
-    "gateway.store": ("gateway.oauth", "gateway.portal", "gateway.proxy", "gateway.services", "gateway.middleware",
-                      "admin", "aiohttp"),
+    "gateway.store": (
+        "gateway.oauth",
+        "gateway.portal",
+        "gateway.proxy",
+        "gateway.services",
+        "gateway.middleware",
+        "admin",
+        "aiohttp",
+    ),
     # Leaves.
     "gateway.keys": ("gateway",),
     "gateway.errors": ("gateway", "aiohttp"),

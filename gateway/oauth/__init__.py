@@ -15,9 +15,11 @@ def setup_routes(app: web.Application) -> None:
 
     r = app.router
     services = app[SERVICES]
-    documents = {"/.well-known/oauth-authorization-server": metadata.metadata,
-                 "/.well-known/oauth-protected-resource": metadata.protected_resource,
-                 services.settings.resource_metadata_path: metadata.protected_resource}
+    documents = {
+        "/.well-known/oauth-authorization-server": metadata.metadata,
+        "/.well-known/oauth-protected-resource": metadata.protected_resource,
+        services.settings.resource_metadata_path: metadata.protected_resource,
+    }
     for path, handler in documents.items():
         r.add_get(path, handler, allow_head=True)
         r.add_route("OPTIONS", path, cors.preflight_public)

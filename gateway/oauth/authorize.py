@@ -42,8 +42,16 @@ from gateway.security import TokenKind, mint, valid_code_challenge
 PENDING = "consent"
 _PENDING_TTL = 600
 
-_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-           "code_challenge_method", "prompt")
+_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +98,15 @@ async def issue_code(request: web.Request, req: AuthRequest, user_id: str, statu
     raw_code = mint(TokenKind.CODE)
     await services.store.save_code(
         services.hasher.hash(raw_code),
-        PendingCode(client_id=req.app.client_id, user_id=user_id, redirect_uri=req.redirect_uri,
-                    scopes=req.scopes, code_challenge=req.code_challenge,
-                    expires_at=int(time.time()) + services.settings.code_ttl,
-                    redirect_uri_given=req.redirect_uri_given),
+        PendingCode(
+            client_id=req.app.client_id,
+            user_id=user_id,
+            redirect_uri=req.redirect_uri,
+            scopes=req.scopes,
+            code_challenge=req.code_challenge,
+            expires_at=int(time.time()) + services.settings.code_ttl,
+            redirect_uri_given=req.redirect_uri_given,
+        ),
     )
     params = {"code": raw_code}
     if req.state is not None:
@@ -120,8 +133,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
         raise
     user_id = session.user_id
     if not app.published and user_id != app.owner:
-        raise ClientRedirect(redirect_uri, state, AccessDenied(
-            "this application is not published; only its owner may authorize it"))
+        raise ClientRedirect(
+            redirect_uri, state, AccessDenied("this application is not published; only its owner may authorize it")
+        )
 
     previous = await services.store.get_authorization(user_id, app.client_id)
     if previous is not None and set(req.scopes) <= set(previous.scopes) and prompt != "consent":
@@ -136,7 +150,8 @@ async def _consent_page(request: web.Request, req: AuthRequest, session: Session
     services = request.app[SERVICES]
     request_id = secrets.token_urlsafe(24)
     await services.store.put_ephemeral(
-        PENDING, services.hasher.hash("sgpending|" + request_id),
+        PENDING,
+        services.hasher.hash("sgpending|" + request_id),
         {
             "session": session.key(services.hasher),
             "user_id": session.user_id,
@@ -154,8 +169,9 @@ async def _consent_page(request: web.Request, req: AuthRequest, session: Session
         form_target=parse_redirect_uri(req.redirect_uri),  # verified by verify_client, as the sign-in page's
         title=f"Authorize {req.app.name}",
         app_name=req.app.name,
-        **identity.consent_names(services.settings, services.hasher, session, req.app.owner,
-                                 parse_redirect_uri(req.redirect_uri).origin),
+        **identity.consent_names(
+            services.settings, services.hasher, session, req.app.owner, parse_redirect_uri(req.redirect_uri).origin
+        ),
         scopes=[(s, services.settings.scopes[s]) for s in req.scopes],
         request_id=request_id,
         csrf=sessions.csrf_token(services.hasher, session),
@@ -175,8 +191,9 @@ async def consent(request: web.Request) -> web.StreamResponse:
     if not sessions.csrf_ok(services.hasher, session, form.get("csrf")):
         raise ErrorPage("Invalid request", "The consent form is not valid for this session (csrf).", 403)
     if not await identity_still_matches(request, session):
-        raise ErrorPage("Signed-in user changed", "You are now signed in as someone else. Start again from the "
-                        "application.", 403)
+        raise ErrorPage(
+            "Signed-in user changed", "You are now signed in as someone else. Start again from the application.", 403
+        )
     request_id = form.get("request_id", "")
     pending = await services.store.take_ephemeral(PENDING, services.hasher.hash("sgpending|" + request_id))
     if pending is None:
@@ -196,27 +213,42 @@ async def consent(request: web.Request) -> web.StreamResponse:
     if decision != "approve":
         raise ErrorPage("Invalid request", "The decision parameter must be approve or deny.")
     if not app.published and session.user_id != app.owner:
-        raise ClientRedirect(redirect_uri, state, AccessDenied(
-            "this application is not published; only its owner may authorize it"), 303)
+        raise ClientRedirect(
+            redirect_uri, state, AccessDenied("this application is not published; only its owner may authorize it"), 303
+        )
     # The app's ticked scopes may have shrunk while the page was open: grant only what is still allowed.
     scopes = tuple(s for s in pending["scopes"] if s in app.scopes)
     if not scopes:
-        raise ClientRedirect(redirect_uri, state, InvalidScope(
-            "none of the requested scopes is still allowed for this application"), 303)
+        raise ClientRedirect(
+            redirect_uri, state, InvalidScope("none of the requested scopes is still allowed for this application"), 303
+        )
     previous = await services.store.get_authorization(session.user_id, app.client_id)
     granted = set(scopes) | (set(previous.scopes) if previous else set())
     now = time.time()
-    await services.store.record_authorization(Authorization(
-        user_id=session.user_id, client_id=app.client_id,
-        scopes=tuple(s for s in services.settings.scopes if s in granted),
-        authorized_at=now,
-    ))
-    await services.store.append_audit({
-        "action": str(AuditAction.AUTHORIZATION_GRANTED), "actor": f"user:{session.user_id}",
-        "user_id": session.user_id, "client_id": app.client_id, "scopes": list(scopes),
-    })
+    await services.store.record_authorization(
+        Authorization(
+            user_id=session.user_id,
+            client_id=app.client_id,
+            scopes=tuple(s for s in services.settings.scopes if s in granted),
+            authorized_at=now,
+        )
+    )
+    await services.store.append_audit(
+        {
+            "action": str(AuditAction.AUTHORIZATION_GRANTED),
+            "actor": f"user:{session.user_id}",
+            "user_id": session.user_id,
+            "client_id": app.client_id,
+            "scopes": list(scopes),
+        }
+    )
     code_challenge = pending.get("code_challenge")
-    req = AuthRequest(app, redirect_uri, scopes, state,
-                      code_challenge if isinstance(code_challenge, str) else None,
-                      pending.get("redirect_uri_given") is not False)
+    req = AuthRequest(
+        app,
+        redirect_uri,
+        scopes,
+        state,
+        code_challenge if isinstance(code_challenge, str) else None,
+        pending.get("redirect_uri_given") is not False,
+    )
     return await issue_code(request, req, session.user_id, 303)

@@ -26,6 +26,7 @@ from gateway.portal.throttle import CLIENT_AUTH_FAILURES, Window, client_auth_wi
 
 log = logging.getLogger("scopegate.oauth.clientauth")
 
+
 def _basic_credentials(request: web.Request) -> tuple[str, str] | None:
     values = request.headers.getall(hdrs.AUTHORIZATION, [])
     if not values:
@@ -68,8 +69,9 @@ async def authenticate_client(
     basic = _basic_credentials(request)
     p = single_params(form, ("client_id", "client_secret"))
     if basic is not None and "client_secret" in p:
-        raise InvalidRequest("use one client authentication method, not both "
-                                            "(Authorization header and client_secret parameter)")
+        raise InvalidRequest(
+            "use one client authentication method, not both (Authorization header and client_secret parameter)"
+        )
     if basic is not None:
         client_id, secret = basic
         if "client_id" in p and p["client_id"] != client_id:
@@ -80,8 +82,9 @@ async def authenticate_client(
         client_id, secret = p["client_id"], p.get("client_secret", "")
 
     # Per source address only: a stranger cannot lock a client id out for callers with the right secret.
-    address = client_address(request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, []),
-                             services.settings.trusted_proxies)
+    address = client_address(
+        request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, []), services.settings.trusted_proxies
+    )
     windows = client_auth_windows(services, address)
     await _throttle_take(request, windows)  # counted before any lookup or comparison; given back on success
     if not 0 < len(client_id) <= 128:
@@ -93,8 +96,10 @@ async def authenticate_client(
         # A public client has no secret (none is issued or stored): a secret it sends is refused, never compared,
         # and it cannot use an endpoint that needs a credential (introspection).
         if secret:
-            raise _failed("this client is public (Server-Side off): it has no client secret; send only client_id "
-                          "and prove possession with PKCE")
+            raise _failed(
+                "this client is public (Server-Side off): it has no client secret; send only client_id "
+                "and prove possession with PKCE"
+            )
         if not allow_public:
             raise _failed("a public client (Server-Side off) cannot authenticate here")
         await CLIENT_AUTH_FAILURES.give_back(services, windows)

@@ -55,12 +55,14 @@ async def preflight(request: web.Request) -> web.Response:
     origin = request.headers.get("Origin")
     headers = {"Vary": "Origin", "Cache-Control": "no-store"}
     if origin:
-        headers.update({
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": "POST",
-            "Access-Control-Allow-Headers": "Content-Type",
-            "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE,
-        })
+        headers.update(
+            {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE,
+            }
+        )
     return web.Response(status=204, headers=headers)
 
 
@@ -68,6 +70,11 @@ async def preflight_public(request: web.Request) -> web.Response:
     """`OPTIONS` on a public document: any origin may GET it."""
     headers = {"Vary": "Origin"}
     if request.headers.get("Origin"):
-        headers.update({"Access-Control-Allow-Origin": ANY, "Access-Control-Allow-Methods": "GET, HEAD",
-                        "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE})
+        headers.update(
+            {
+                "Access-Control-Allow-Origin": ANY,
+                "Access-Control-Allow-Methods": "GET, HEAD",
+                "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE,
+            }
+        )
     return web.Response(status=204, headers=headers)

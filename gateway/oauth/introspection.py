@@ -37,15 +37,17 @@ async def introspect(request: web.Request) -> web.Response:
             return inactive
         if principal.client_id != app.client_id:
             return inactive
-        return _json({
-            "active": True,
-            "scope": " ".join(s for s in services.settings.scopes if s in principal.scopes),
-            "client_id": principal.client_id,
-            "sub": principal.user_id,
-            "exp": principal.expires_at,
-            "iat": principal.issued_at,
-            "token_type": "Bearer",
-        })
+        return _json(
+            {
+                "active": True,
+                "scope": " ".join(s for s in services.settings.scopes if s in principal.scopes),
+                "client_id": principal.client_id,
+                "sub": principal.user_id,
+                "exp": principal.expires_at,
+                "iat": principal.issued_at,
+                "token_type": "Bearer",
+            }
+        )
     if well_formed(raw, TokenKind.REFRESH):
         ref = await store.get_refresh_token(hasher.hash(raw))
         grant = await store.get_grant(ref.grant_id) if ref is not None else None
@@ -54,13 +56,15 @@ async def introspect(request: web.Request) -> web.Response:
         epochs = await store.current_epochs_for(grant.user_id, grant.client_id)
         if epochs != (grant.app_epoch, grant.user_app_epoch, grant.user_epoch):
             return inactive
-        return _json({
-            "active": True,
-            "scope": " ".join(s for s in services.settings.scopes if s in grant.scopes and s in app.scopes),
-            "client_id": grant.client_id,
-            "sub": grant.user_id,
-            "exp": ref.expires_at,
-            "iat": grant.created_at,
-            "token_type": "refresh_token",
-        })
+        return _json(
+            {
+                "active": True,
+                "scope": " ".join(s for s in services.settings.scopes if s in grant.scopes and s in app.scopes),
+                "client_id": grant.client_id,
+                "sub": grant.user_id,
+                "exp": ref.expires_at,
+                "iat": grant.created_at,
+                "token_type": "refresh_token",
+            }
+        )
     return inactive

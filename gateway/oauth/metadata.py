@@ -34,8 +34,9 @@ async def metadata(request: web.Request) -> web.Response:
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
     }
-    return web.Response(text=json.dumps(body), content_type="application/json",
-                        headers={"Cache-Control": "public, max-age=300"})
+    return web.Response(
+        text=json.dumps(body), content_type="application/json", headers={"Cache-Control": "public, max-age=300"}
+    )
 
 
 async def protected_resource(request: web.Request) -> web.Response:
@@ -51,5 +52,6 @@ async def protected_resource(request: web.Request) -> web.Response:
         "bearer_methods_supported": ["header"],
         "resource_name": settings.realm,
     }
-    return web.Response(text=json.dumps(body), content_type="application/json",
-                        headers={"Cache-Control": "public, max-age=300"})
+    return web.Response(
+        text=json.dumps(body), content_type="application/json", headers={"Cache-Control": "public, max-age=300"}
+    )

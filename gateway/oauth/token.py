@@ -58,9 +58,7 @@ async def token(request: web.Request) -> web.Response:
     return web.Response(text=json.dumps(body), content_type="application/json", headers=dict(NO_STORE))
 
 
-async def _authorization_code(
-    request: web.Request, form: MultiDictProxy[str], app: Application
-) -> IssuedTokens:
+async def _authorization_code(request: web.Request, form: MultiDictProxy[str], app: Application) -> IssuedTokens:
     services = request.app[SERVICES]
     store, hasher, settings = services.store, services.hasher, services.settings
     p = single_params(form, ("code", "redirect_uri", "code_verifier"))
@@ -89,8 +87,10 @@ async def _authorization_code(
     presented = p.get("redirect_uri")
     if presented is None and pending.redirect_uri_given:
         raise InvalidRequest("the redirect_uri parameter is missing (the authorization request had one)")
-    if not ((presented is None or redirect_uri_matches(pending.redirect_uri, presented))
-            and redirect_uri_matches(app.redirect_uri, pending.redirect_uri, public=not app.server_side)):
+    if not (
+        (presented is None or redirect_uri_matches(pending.redirect_uri, presented))
+        and redirect_uri_matches(app.redirect_uri, pending.redirect_uri, public=not app.server_side)
+    ):
         raise _grant_error("the redirect_uri parameter does not match the authorization request")
     verifier = p.get("code_verifier")
     if pending.code_challenge is not None:
@@ -112,8 +112,14 @@ async def _authorization_code(
         raise InvalidScope("none of the code's scopes is still allowed for this application")
     try:
         issued = await start_grant(
-            store, hasher, client_id=app.client_id, user_id=pending.user_id, scopes=scopes,
-            access_ttl=settings.access_token_ttl, refresh_ttl=settings.refresh_token_ttl, require_consent=True,
+            store,
+            hasher,
+            client_id=app.client_id,
+            user_id=pending.user_id,
+            scopes=scopes,
+            access_ttl=settings.access_token_ttl,
+            refresh_ttl=settings.refresh_token_ttl,
+            require_consent=True,
         )
     except InvalidToken as exc:
         raise _grant_error("the application no longer exists") from exc
@@ -164,12 +170,14 @@ async def _refresh(request: web.Request, form: MultiDictProxy[str], app: Applica
     if epochs != (grant.app_epoch, grant.user_app_epoch, grant.user_epoch):
         await store.revoke_grant(grant.grant_id)
         raise _grant_error("the authorization behind the refresh_token parameter has been revoked")
-    return await continue_grant(store, hasher, grant, wanted, access_ttl=settings.access_token_ttl,
-                                refresh_ttl=settings.refresh_token_ttl)
+    return await continue_grant(
+        store, hasher, grant, wanted, access_ttl=settings.access_token_ttl, refresh_ttl=settings.refresh_token_ttl
+    )
 
 
-def _refresh_scopes(request: web.Request, requested: str | None, app: Application,
-                    granted: frozenset[str]) -> tuple[str, ...]:
+def _refresh_scopes(
+    request: web.Request, requested: str | None, app: Application, granted: frozenset[str]
+) -> tuple[str, ...]:
     """RFC 6749 §6: omitted = the grant's scopes; given = a subset of the grant and of the app's ticks now."""
     allowed = granted & set(app.scopes)
     if requested is None:
@@ -182,5 +190,6 @@ def _refresh_scopes(request: web.Request, requested: str | None, app: Applicatio
         still = tuple(s for s in settings.scopes if s in allowed)
         return resolve_scopes(requested, replace(app, scopes=still), settings)
     except OAuthError as exc:
-        raise InvalidScope("the scope parameter asks for more than the grant allows: "
-                                          + exc.description.rpartition(": ")[2]) from exc
+        raise InvalidScope(
+            "the scope parameter asks for more than the grant allows: " + exc.description.rpartition(": ")[2]
+        ) from exc

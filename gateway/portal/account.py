@@ -51,8 +51,7 @@ class AuthorizedRow:
 
 
 def _json(body: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
-                        headers=dict(NO_STORE))
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=dict(NO_STORE))
 
 
 async def _rows(services: Services, session: Session) -> list[AuthorizedRow]:
@@ -78,8 +77,10 @@ async def _revoked_notice(services: Services, client_id: str) -> str:
     app = await services.store.get_app(client_id) if 0 < len(client_id) <= _MAX_CLIENT_ID else None
     if app is None:
         return "Access revoked. The application's tokens for your account no longer work."
-    return (f"Revoked {app.name}. Its tokens for your account stopped working; it must ask for your consent again "
-            "to reconnect.")
+    return (
+        f"Revoked {app.name}. Its tokens for your account stopped working; it must ask for your consent again "
+        "to reconnect."
+    )
 
 
 async def list_authorized(request: web.Request) -> web.StreamResponse:
@@ -89,19 +90,39 @@ async def list_authorized(request: web.Request) -> web.StreamResponse:
     rows = await _rows(services, session)
     csrf = sessions.csrf_token(services.hasher, session)
     if not html:
-        return _json({"applications": [
-            {"client_id": r.client_id, "name": r.name, "scopes": [s for s, _ in r.scopes],
-             "account_id": r.account_id, "authorized_by": r.authorized_by, "authorized_at": r.authorized_at,
-             "last_used": r.last_used}
-            for r in rows], "csrf_token": csrf})
+        return _json(
+            {
+                "applications": [
+                    {
+                        "client_id": r.client_id,
+                        "name": r.name,
+                        "scopes": [s for s, _ in r.scopes],
+                        "account_id": r.account_id,
+                        "authorized_by": r.authorized_by,
+                        "authorized_at": r.authorized_at,
+                        "last_used": r.last_used,
+                    }
+                    for r in rows
+                ],
+                "csrf_token": csrf,
+            }
+        )
     notice = ""
     if request.query.get("done") == "revoked":
         notice = await _revoked_notice(services, request.query.get("client_id", ""))
-    return render_page("authorized_apps.html", title="Authorized Applications", size="wide",
-                       active="authorized", rows=rows, path=PATH, notice=notice,
-                       own_account=session.account_id is None, account_id=identity.account_id(session),
-                       viewer_id=session.user_id,
-                       viewer=identity.viewer(services.settings, services.hasher, session))
+    return render_page(
+        "authorized_apps.html",
+        title="Authorized Applications",
+        size="wide",
+        active="authorized",
+        rows=rows,
+        path=PATH,
+        notice=notice,
+        own_account=session.account_id is None,
+        account_id=identity.account_id(session),
+        viewer_id=session.user_id,
+        viewer=identity.viewer(services.settings, services.hasher, session),
+    )
 
 
 async def revoke_confirm(request: web.Request) -> web.StreamResponse:
@@ -113,11 +134,22 @@ async def revoke_confirm(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     row = next((r for r in await _rows(services, session) if r.client_id == client_id), None)
     if row is None:
-        raise ErrorPage("Not authorized", "You have not authorized this application, or its access was already "
-                        "revoked.", status=404, reason="not_found")
-    return render_page("authorized_revoke.html", title=f"Revoke {row.name}", size="wide", active="authorized",
-                       row=row, path=PATH, csrf=sessions.csrf_token(services.hasher, session),
-                       viewer=identity.viewer(services.settings, services.hasher, session))
+        raise ErrorPage(
+            "Not authorized",
+            "You have not authorized this application, or its access was already revoked.",
+            status=404,
+            reason="not_found",
+        )
+    return render_page(
+        "authorized_revoke.html",
+        title=f"Revoke {row.name}",
+        size="wide",
+        active="authorized",
+        row=row,
+        path=PATH,
+        csrf=sessions.csrf_token(services.hasher, session),
+        viewer=identity.viewer(services.settings, services.hasher, session),
+    )
 
 
 async def revoke_authorized(request: web.Request) -> web.StreamResponse:
@@ -129,8 +161,9 @@ async def revoke_authorized(request: web.Request) -> web.StreamResponse:
     if form:
         presented = single_params(await read_form(request), ("csrf",)).get("csrf")
     if not sessions.csrf_ok(services.hasher, session, presented):
-        raise CsrfRejected("the CSRF token (X-CSRF-Token header or csrf field) is missing or does not match the "
-                           "session")
+        raise CsrfRejected(
+            "the CSRF token (X-CSRF-Token header or csrf field) is missing or does not match the session"
+        )
     actor = Actor(f"user:{session.user_id}", request.get(REQUEST_ID, ""))
     if not await AuthorizationService(services).revoke(actor, session.user_id, client_id):
         raise NotFound(f"no authorization of application {client_id!r} for this user")
@@ -142,6 +175,11 @@ async def revoke_authorized(request: web.Request) -> web.StreamResponse:
 async def unknown_path(request: web.Request) -> web.StreamResponse:
     """Any other /account/ path: a 404 page for a browser, JSON for the portal."""
     if prefers_html(request):
-        raise ErrorPage("Page not found", "There is no page at this address. Your Developer Tools pages are "
-                        "Authorized Applications and OAuth Applications.", status=404, reason="not_found")
+        raise ErrorPage(
+            "Page not found",
+            "There is no page at this address. Your Developer Tools pages are "
+            "Authorized Applications and OAuth Applications.",
+            status=404,
+            reason="not_found",
+        )
     raise NotFound("no such account resource")

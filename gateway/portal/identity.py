@@ -58,8 +58,9 @@ class ConsentNames(TypedDict):
     redirect_origin: str
 
 
-def consent_names(settings: Settings, hasher: Hasher, session: Session, owner: str,
-                  redirect_origin: str) -> ConsentNames:
+def consent_names(
+    settings: Settings, hasher: Hasher, session: Session, owner: str, redirect_origin: str
+) -> ConsentNames:
     """What the consent screen says about the people and the place involved: who is signed in (by name), who
     registered the application ("you" when it is the viewer's own), where approving sends the browser."""
     return {

@@ -85,8 +85,9 @@ async def _upstream_user(request: web.Request) -> tuple[str, str | None] | None:
     state = request.app[LOGIN_STATE]
     if state.session is None:
         state.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=services.settings.connect_timeout + 5,
-                                          connect=services.settings.connect_timeout),
+            timeout=aiohttp.ClientTimeout(
+                total=services.settings.connect_timeout + 5, connect=services.settings.connect_timeout
+            ),
             cookie_jar=aiohttp.DummyCookieJar(),  # never remember one user's cookies for the next
         )
     headers = {"Accept": "application/json"}
@@ -130,8 +131,9 @@ async def require_user(request: web.Request, return_to: str) -> Session:
     if login.mode == "static":
         if session is not None:
             return session
-        raise SignInRequired("the user is not signed in",
-                             location=f"/oauth/login?{urlencode({'next': return_to})}", redirect_status=303)
+        raise SignInRequired(
+            "the user is not signed in", location=f"/oauth/login?{urlencode({'next': return_to})}", redirect_status=303
+        )
     account: str | None = None
     if login.mode == "trusted_header":
         user_id = _header_user(request)
@@ -145,7 +147,8 @@ async def require_user(request: web.Request, return_to: str) -> Session:
             raise SignInRequired(
                 "the user is not signed in",
                 location=f"{login.login_url}{sep}{quote(login.return_param)}={quote(back, safe='')}",
-                redirect_status=302)
+                redirect_status=302,
+            )
         user_id, account = found
     if session is not None and session.user_id == user_id and session.account_id == account:
         return session
@@ -193,12 +196,26 @@ async def _form(request: web.Request, next_path: str, message: str, status: int,
     nonce = secrets.token_urlsafe(24)
     # Signing in on the way to an authorization request may end at the client (a returning user's code, or an
     # error): the form may lead to its verified redirect URI, as the consent page's does (gateway.portal.pending).
-    resp = render_page("login.html", status=status, title="Sign in", message=message, next=next_path,
-                       csrf=_login_csrf(request, nonce), username=username,
-                       form_target=await form_target(request, next_path))
+    resp = render_page(
+        "login.html",
+        status=status,
+        title="Sign in",
+        message=message,
+        next=next_path,
+        csrf=_login_csrf(request, nonce),
+        username=username,
+        form_target=await form_target(request, next_path),
+    )
     settings = request.app[SERVICES].settings
-    resp.set_cookie(_LOGIN_NONCE_COOKIE, nonce, max_age=900, path="/oauth/login", httponly=True,
-                    secure=settings.secure_cookies, samesite="Strict")
+    resp.set_cookie(
+        _LOGIN_NONCE_COOKIE,
+        nonce,
+        max_age=900,
+        path="/oauth/login",
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="Strict",
+    )
     return resp
 
 
@@ -243,8 +260,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         if wait is not None and await services.store.get_ephemeral(KNOWN_SIGN_IN, known) is not None:
             wait = None
     if wait is not None:
-        resp = await _form(request, next_path, "Too many failed attempts. Please wait and try again.", 429,
-                           username=username[:128])
+        resp = await _form(
+            request, next_path, "Too many failed attempts. Please wait and try again.", 429, username=username[:128]
+        )
         resp.headers["Retry-After"] = str(wait)
         return resp
 

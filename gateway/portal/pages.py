@@ -90,8 +90,9 @@ def csp_source(origin: str) -> str:
     return origin
 
 
-def page(body: str, status: int = 200, *, form_target: RedirectUri | None = None,
-         script_nonce: str | None = None) -> web.Response:
+def page(
+    body: str, status: int = 200, *, form_target: RedirectUri | None = None, script_nonce: str | None = None
+) -> web.Response:
     """An HTML page with the security headers. `form_target`: the validated redirect URI the page's form may end
     up at (Chromium applies CSP form-action to redirects too, so the consent form needs the client's origin).
     `script_nonce`: the nonce of the page's one <script> element (SCRIPT_PATH); without it no script runs."""
@@ -105,12 +106,17 @@ def page(body: str, status: int = 200, *, form_target: RedirectUri | None = None
     return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=headers)
 
 
-def render_page(template: str, *, status: int = 200, form_target: RedirectUri | None = None,
-                **context: object) -> web.Response:
+def render_page(
+    template: str, *, status: int = 200, form_target: RedirectUri | None = None, **context: object
+) -> web.Response:
     """A template as a page with the security headers (see `page`); a fresh script nonce per response."""
     nonce = secrets.token_urlsafe(18)
-    return page(render(template, script_nonce=nonce, script_path=SCRIPT_PATH, **context), status=status,
-                form_target=form_target, script_nonce=nonce)
+    return page(
+        render(template, script_nonce=nonce, script_path=SCRIPT_PATH, **context),
+        status=status,
+        form_target=form_target,
+        script_nonce=nonce,
+    )
 
 
 async def script(request: web.Request) -> web.Response:

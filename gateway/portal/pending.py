@@ -48,16 +48,18 @@ async def verify_client(request: web.Request, query: MultiMapping[str]) -> Verif
     try:
         parse_redirect_uri(app.redirect_uri)
     except RedirectUriError:  # stored before registration validated strictly: never redirect to it
-        raise ErrorPage("Invalid application", "The application's registered redirect URI is not valid; its "
-                        "owner must correct it.") from None
+        raise ErrorPage(
+            "Invalid application", "The application's registered redirect URI is not valid; its owner must correct it."
+        ) from None
     presented = p.get("redirect_uri")
     # The same URI after RFC 3986 normalisation (gateway.redirect_uri), never a prefix or pattern (RFC 9700
     # §4.1.3); a public client's loopback IP URI on any port (RFC 8252 §7.3). Omitted: the one registered URI.
     try:
         target = resolve_redirect_uri(app.redirect_uri, presented, public=not app.server_side)
     except RedirectUriError:
-        raise ErrorPage("Invalid request",
-                        "The redirect_uri parameter does not match the registered redirect URI.") from None
+        raise ErrorPage(
+            "Invalid request", "The redirect_uri parameter does not match the registered redirect URI."
+        ) from None
     return VerifiedClient(app, target, presented is not None, p.get("state"))
 
 

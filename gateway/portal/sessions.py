@@ -88,7 +88,10 @@ async def create(request: web.Request, user_id: str, account_id: str | None = No
     if account_id is not None:
         record["account_id"] = account_id
     await services.store.put_ephemeral(
-        NAMESPACE, session_key(services.hasher, sid), record, services.settings.login.session_ttl,
+        NAMESPACE,
+        session_key(services.hasher, sid),
+        record,
+        services.settings.login.session_ttl,
     )
     session = Session(sid=sid, user_id=user_id, fresh=True, account_id=account_id)
     request[FRESH_SESSION] = session  # the middleware sets the cookie on whatever response this request gets
@@ -118,5 +121,4 @@ def set_cookie(response: web.StreamResponse, request: web.Request, session: Sess
 
 def clear_cookie(response: web.StreamResponse, request: web.Request) -> None:
     settings = request.app[SERVICES].settings
-    response.del_cookie(cookie_name(settings), path="/", secure=settings.secure_cookies, httponly=True,
-                        samesite="Lax")
+    response.del_cookie(cookie_name(settings), path="/", secure=settings.secure_cookies, httponly=True, samesite="Lax")

@@ -69,7 +69,8 @@ def jwks_handler(signer: AssertionSigner) -> Any:
     body = json.dumps(signer.jwks)
 
     async def jwks(_: web.Request) -> web.Response:
-        return web.Response(text=body, content_type="application/json",
-                            headers={"Cache-Control": "public, max-age=300"})
+        return web.Response(
+            text=body, content_type="application/json", headers={"Cache-Control": "public, max-age=300"}
+        )
 
     return jwks

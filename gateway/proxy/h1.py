@@ -31,8 +31,9 @@ class FramingError(Exception):
 class Head:
     __slots__ = ("content_length", "headers", "keep_alive", "reason", "status")
 
-    def __init__(self, status: int, reason: str, headers: CIMultiDictProxy[str], keep_alive: bool,
-                 content_length: int | None) -> None:
+    def __init__(
+        self, status: int, reason: str, headers: CIMultiDictProxy[str], keep_alive: bool, content_length: int | None
+    ) -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
@@ -48,9 +49,25 @@ class ResponseReader:
     request: complete, keep-alive, nothing extra received.
     """
 
-    __slots__ = ("_after_head", "_body", "_buf", "_clean", "_crlf_run", "_fields", "_head_fed", "_headers",
-                 "_interim", "_no_body", "_parser", "_reason", "_since_progress", "buffered", "complete", "head",
-                 "method_head")
+    __slots__ = (
+        "_after_head",
+        "_body",
+        "_buf",
+        "_clean",
+        "_crlf_run",
+        "_fields",
+        "_head_fed",
+        "_headers",
+        "_interim",
+        "_no_body",
+        "_parser",
+        "_reason",
+        "_since_progress",
+        "buffered",
+        "complete",
+        "head",
+        "method_head",
+    )
 
     def __init__(self, method: str) -> None:
         self._parser = httptools.HttpResponseParser(self)
@@ -98,7 +115,7 @@ class ResponseReader:
                 return
             if end + 4 > MAX_HEAD:
                 raise FramingError("the response head is too large")
-            head, rest = bytes(self._buf[: end + 4]), bytes(self._buf[end + 4:])
+            head, rest = bytes(self._buf[: end + 4]), bytes(self._buf[end + 4 :])
             self._buf.clear()
             self._parse(head)  # one whole head: interim (and then loop), or the final one
             if self.head is None:
@@ -123,8 +140,9 @@ class ResponseReader:
             head = self.head
             assert head is not None
             chunked = "Transfer-Encoding" in head.headers
-            if (not chunked and head.content_length is not None and self._after_head > head.content_length) or \
-                    (chunked and self._crlf_run > 4):
+            if (not chunked and head.content_length is not None and self._after_head > head.content_length) or (
+                chunked and self._crlf_run > 4
+            ):
                 raise FramingError("bytes after the end of the response")
         elif self._since_progress > MAX_HEAD:
             raise FramingError("chunk metadata or trailers beyond the limit")
@@ -157,8 +175,12 @@ class ResponseReader:
 
     def _close_delimited(self) -> bool:
         h = self.head
-        return (h is not None and not self._no_body and "Content-Length" not in h.headers
-                and "Transfer-Encoding" not in h.headers)
+        return (
+            h is not None
+            and not self._no_body
+            and "Content-Length" not in h.headers
+            and "Transfer-Encoding" not in h.headers
+        )
 
     def _parse(self, data: bytes) -> None:
         try:
@@ -215,8 +237,7 @@ class ResponseReader:
             return
         try:
             # UTF-8 round-trips exactly through aiohttp's response writer; other bytes could not be relayed as sent.
-            headers: CIMultiDict[str] = CIMultiDict(
-                [(n.decode("utf-8"), v.decode("utf-8")) for n, v in self._headers])
+            headers: CIMultiDict[str] = CIMultiDict([(n.decode("utf-8"), v.decode("utf-8")) for n, v in self._headers])
         except UnicodeDecodeError as exc:
             raise FramingError("a response head that is not UTF-8") from exc
         tokens = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
@@ -227,8 +248,9 @@ class ResponseReader:
             if not codings or codings[-1] != "chunked":
                 # llhttp would read to close; a relay cannot tell where such a body ends on a reused connection
                 raise FramingError("a transfer coding other than chunked last")
-        self.head = Head(status, self._reason, CIMultiDictProxy(headers), version == "1.1" and "close" not in tokens,
-                         length)
+        self.head = Head(
+            status, self._reason, CIMultiDictProxy(headers), version == "1.1" and "close" not in tokens, length
+        )
         self._fields = 0
         if self.method_head or status in _NO_BODY_STATUS:
             self._no_body = True

@@ -73,8 +73,11 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     peer = request.remote
     trusted = peer_in(peer, settings.trusted_proxies)
     signer = request.app.get(SIGNER)
-    extra = ({signer.header: signer.sign(principal, request[REQUEST_ID])}
-             if signer is not None and principal is not None else None)
+    extra = (
+        {signer.header: signer.sign(principal, request[REQUEST_ID])}
+        if signer is not None and principal is not None
+        else None
+    )
     headers = upstream_headers(
         inbound,
         policy=request.app[HEADER_POLICY],

@@ -22,26 +22,65 @@ from gateway.errors import BadRequestHeaders
 from gateway.models import Principal
 
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-     "transfer-encoding", "upgrade", "proxy-connection"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+    }
 )
 # Never forwarded, whoever sends them: framing is the upstream client's, and the rest would let a client steer how
 # the upstream (or a framework in it) reads the method, the URL or the caller's address.
 STRIPPED = frozenset(
-    {"host", "expect", "content-length",
-     "x-http-method-override", "x-http-method", "x-method-override",
-     "x-original-url", "x-rewrite-url", "x-original-uri", "x-override-url",
-     "x-client-ip", "true-client-ip", "x-cluster-client-ip", "cf-connecting-ip", "fastly-client-ip",
-     "x-originating-ip", "x-remote-ip", "x-remote-addr"}
+    {
+        "host",
+        "expect",
+        "content-length",
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-uri",
+        "x-override-url",
+        "x-client-ip",
+        "true-client-ip",
+        "x-cluster-client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-originating-ip",
+        "x-remote-ip",
+        "x-remote-addr",
+    }
 )
 _FORWARDING = frozenset({"forwarded", "x-real-ip"})
 # End-to-end headers a `Connection` header may not name (RFC 9110 §7.6.1 lets it name only hop-by-hop fields).
 _NOT_HOP_BY_HOP = frozenset(
-    {"content-length", "transfer-encoding", "content-encoding", "content-type", "content-range", "host",
-     "authorization", "cookie", "expect", "forwarded", "x-real-ip", "x-request-id"}
+    {
+        "content-length",
+        "transfer-encoding",
+        "content-encoding",
+        "content-type",
+        "content-range",
+        "host",
+        "authorization",
+        "cookie",
+        "expect",
+        "forwarded",
+        "x-real-ip",
+        "x-request-id",
+    }
 )
-_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}"
-                   r"[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?")
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}"
+    r"[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?"
+)
 
 
 def _norm(name: str) -> str:

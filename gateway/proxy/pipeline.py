@@ -54,8 +54,9 @@ class Decider:
 
     async def _authorize(self, route: Route, target: Target, authorization: list[str]) -> Decision:
         if "access_token=" in target.query:
-            raise InvalidBearerRequest("access tokens are accepted only in the Authorization header",
-                                       reason="token_in_query")
+            raise InvalidBearerRequest(
+                "access tokens are accepted only in the Authorization header", reason="token_in_query"
+            )
         if len(authorization) > 1:
             raise InvalidBearerRequest("more than one Authorization header", reason="duplicate_authorization")
         scheme, _, credentials = (authorization[0] if authorization else "").partition(" ")
@@ -68,8 +69,9 @@ class Decider:
             return Decision(route, target, None, False, "basic_passthrough")
         if scheme != "bearer":
             if authorization:
-                raise InvalidBearerRequest("only the Bearer authorization scheme is accepted",
-                                           reason="unsupported_scheme")
+                raise InvalidBearerRequest(
+                    "only the Bearer authorization scheme is accepted", reason="unsupported_scheme"
+                )
             raise MissingCredentials(reason="no_credentials")
         token = credentials.strip(" ")
         if not token or " " in token:

@@ -14,6 +14,7 @@ from gateway.routespec import METHODS, Route, TemplateProblem, find_ties, parse_
 
 __all__ = ["METHODS", "Route", "RouteTable", "TemplateProblem", "find_ties", "parse_template"]
 
+
 @dataclass
 class _Node:
     literal: dict[str, _Node] = field(default_factory=dict)

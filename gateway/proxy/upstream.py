@@ -42,8 +42,21 @@ class UpstreamBodyError(ConnectionError):
 
 
 class _Conn(asyncio.Protocol):
-    __slots__ = ("_drain", "_loop", "_read_paused", "_spare", "_waiter", "_write_paused", "body_sent", "eof", "error",
-                 "idle_since", "lost", "reader", "transport")
+    __slots__ = (
+        "_drain",
+        "_loop",
+        "_read_paused",
+        "_spare",
+        "_waiter",
+        "_write_paused",
+        "body_sent",
+        "eof",
+        "error",
+        "idle_since",
+        "lost",
+        "reader",
+        "transport",
+    )
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -183,11 +196,27 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 class UpstreamResponse:
     """Status, headers and the body; the connection goes back to the pool only once it is known clean."""
 
-    __slots__ = ("_conn", "_done", "_pool", "_read_timeout", "_reader", "_sender", "content_length", "headers",
-                 "reason", "status")
+    __slots__ = (
+        "_conn",
+        "_done",
+        "_pool",
+        "_read_timeout",
+        "_reader",
+        "_sender",
+        "content_length",
+        "headers",
+        "reason",
+        "status",
+    )
 
-    def __init__(self, pool: UpstreamPool, conn: _Conn, reader: ResponseReader,
-                 sender: asyncio.Task[None] | None, read_timeout: float) -> None:
+    def __init__(
+        self,
+        pool: UpstreamPool,
+        conn: _Conn,
+        reader: ResponseReader,
+        sender: asyncio.Task[None] | None,
+        read_timeout: float,
+    ) -> None:
         head = reader.head
         assert head is not None
         self.status = head.status
@@ -250,7 +279,7 @@ class UpstreamResponse:
                     conn.resume_if_drained()
                     if 0 < size < len(data):
                         for i in range(0, len(data), size):
-                            yield data[i:i + size]
+                            yield data[i : i + size]
                     else:
                         yield data
                     continue
@@ -321,8 +350,14 @@ class UpstreamPool:
         while self._idle:
             conn = self._idle.pop()
             transport = conn.transport
-            if (conn.lost or conn.eof or conn.error is not None or transport is None or transport.is_closing()
-                    or now - conn.idle_since > _IDLE_TIMEOUT):
+            if (
+                conn.lost
+                or conn.eof
+                or conn.error is not None
+                or transport is None
+                or transport.is_closing()
+                or now - conn.idle_since > _IDLE_TIMEOUT
+            ):
                 conn.close()
                 continue
             return conn
@@ -332,9 +367,15 @@ class UpstreamPool:
         loop = asyncio.get_running_loop()
         try:
             _, conn = await asyncio.wait_for(
-                loop.create_connection(_Conn, self.host, self.port, ssl=self._ssl,
-                                       server_hostname=self.host if self._ssl is not None else None),
-                self.connect_timeout)
+                loop.create_connection(
+                    _Conn,
+                    self.host,
+                    self.port,
+                    ssl=self._ssl,
+                    server_hostname=self.host if self._ssl is not None else None,
+                ),
+                self.connect_timeout,
+            )
         except TimeoutError as exc:
             raise UpstreamTimeout("the upstream did not answer in time", reason="upstream_timeout") from exc
         except OSError as exc:  # ssl.SSLError is an OSError
@@ -351,14 +392,23 @@ class UpstreamPool:
         lines.append("\r\n")
         text = "".join(lines)
         # One CR and one LF per line and no NUL or stray colon-less line: no header can smuggle a line of its own.
-        if text.count("\n") != len(lines) + framing.count("\n") or text.count("\r") != text.count("\n") \
-                or "\x00" in text:
+        if (
+            text.count("\n") != len(lines) + framing.count("\n")
+            or text.count("\r") != text.count("\n")
+            or "\x00" in text
+        ):
             raise ValueError("newline or NUL in a header to the upstream")
         # aiohttp decodes inbound header bytes as UTF-8 with surrogateescape: this restores the exact bytes.
         return text.encode("utf-8", "surrogateescape")
 
-    async def request(self, method: str, target: str, headers: CIMultiDict[str],
-                      body: AsyncIterator[bytes] | None = None, length: int | None = None) -> UpstreamResponse:
+    async def request(
+        self,
+        method: str,
+        target: str,
+        headers: CIMultiDict[str],
+        body: AsyncIterator[bytes] | None = None,
+        length: int | None = None,
+    ) -> UpstreamResponse:
         """Send one request and read its response head (1xx interim responses are skipped).
 
         `body`: the request body, relayed as it comes; `length`: its exact size (Content-Length framing), or None
@@ -395,8 +445,7 @@ class UpstreamPool:
                     # a body: a POST may have been acted on before the connection dropped.
                     conn, reused = None, False
                     continue
-                raise UpstreamUnavailable("the upstream closed the connection",
-                                          reason="upstream_unreachable") from exc
+                raise UpstreamUnavailable("the upstream closed the connection", reason="upstream_unreachable") from exc
             except BaseException:
                 if sender is not None and not sender.done():
                     sender.cancel()
@@ -414,8 +463,9 @@ class UpstreamPool:
             error = conn.error
             if error is not None:
                 if isinstance(error, FramingError):
-                    raise UpstreamUnavailable(f"malformed response from the upstream: {error}",
-                                              reason="upstream_protocol")
+                    raise UpstreamUnavailable(
+                        f"malformed response from the upstream: {error}", reason="upstream_protocol"
+                    )
                 raise UpstreamUnavailable("the upstream connection failed", reason="upstream_unreachable")
             if conn.eof:
                 if not reader.started:

@@ -77,42 +77,75 @@ def app_from_fields(client_id: str, h: Mapping[str, str]) -> Application:
 
 def grant_to_value(g: Grant, bits: ScopeBits) -> str:
     # The user id goes last: it is the one field that is not ours, so it may contain the separator.
-    return "|".join((g.client_id, str(g.app_epoch), str(g.user_app_epoch), str(g.user_epoch), str(g.created_at),
-                     bits.encode(g.scopes), g.refresh_hash, g.user_id))
+    return "|".join(
+        (
+            g.client_id,
+            str(g.app_epoch),
+            str(g.user_app_epoch),
+            str(g.user_epoch),
+            str(g.created_at),
+            bits.encode(g.scopes),
+            g.refresh_hash,
+            g.user_id,
+        )
+    )
 
 
 def grant_from_value(grant_id: str, v: str, bits: ScopeBits) -> Grant:
     cid, ae, uae, ue, created, scope_bits, rt, uid = v.split("|", 7)
-    return Grant(grant_id=grant_id, client_id=cid, user_id=uid, scopes=bits.decode(scope_bits),
-                 created_at=int(created), app_epoch=int(ae), user_app_epoch=int(uae), user_epoch=int(ue),
-                 refresh_hash=rt)
+    return Grant(
+        grant_id=grant_id,
+        client_id=cid,
+        user_id=uid,
+        scopes=bits.decode(scope_bits),
+        created_at=int(created),
+        app_epoch=int(ae),
+        user_app_epoch=int(uae),
+        user_epoch=int(ue),
+        refresh_hash=rt,
+    )
 
 
 def access_to_value(rec: AccessTokenRecord, bits: ScopeBits) -> str:
-    return "|".join((rec.grant_id, rec.client_id, str(rec.issued_at), str(rec.expires_at), bits.encode(rec.scopes),
-                     rec.user_id))
+    return "|".join(
+        (rec.grant_id, rec.client_id, str(rec.issued_at), str(rec.expires_at), bits.encode(rec.scopes), rec.user_id)
+    )
 
 
 def access_from_value(v: str, bits: ScopeBits) -> AccessTokenRecord:
     gid, cid, iat, exp, scope_bits, uid = v.split("|", 5)
-    return AccessTokenRecord(grant_id=gid, client_id=cid, user_id=uid, scopes=bits.decode(scope_bits),
-                             issued_at=int(iat), expires_at=int(exp))
+    return AccessTokenRecord(
+        grant_id=gid,
+        client_id=cid,
+        user_id=uid,
+        scopes=bits.decode(scope_bits),
+        issued_at=int(iat),
+        expires_at=int(exp),
+    )
 
 
 def code_to_json(pending: PendingCode) -> str:
-    return json.dumps({
-        "client_id": pending.client_id,
-        "user_id": pending.user_id,
-        "redirect_uri": pending.redirect_uri,
-        "scopes": list(pending.scopes),
-        "code_challenge": pending.code_challenge,
-        "expires_at": pending.expires_at,
-        "redirect_uri_given": pending.redirect_uri_given,
-    })
+    return json.dumps(
+        {
+            "client_id": pending.client_id,
+            "user_id": pending.user_id,
+            "redirect_uri": pending.redirect_uri,
+            "scopes": list(pending.scopes),
+            "code_challenge": pending.code_challenge,
+            "expires_at": pending.expires_at,
+            "redirect_uri_given": pending.redirect_uri_given,
+        }
+    )
 
 
 def code_from_json(raw: str) -> PendingCode:
     d = json.loads(raw)
-    return PendingCode(client_id=d["client_id"], user_id=d["user_id"], redirect_uri=d["redirect_uri"],
-                       scopes=tuple(d["scopes"]), code_challenge=d["code_challenge"], expires_at=int(d["expires_at"]),
-                       redirect_uri_given=d.get("redirect_uri_given") is not False)
+    return PendingCode(
+        client_id=d["client_id"],
+        user_id=d["user_id"],
+        redirect_uri=d["redirect_uri"],
+        scopes=tuple(d["scopes"]),
+        code_challenge=d["code_challenge"],
+        expires_at=int(d["expires_at"]),
+        redirect_uri_given=d.get("redirect_uri_given") is not False,
+    )

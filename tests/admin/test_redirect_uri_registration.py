@@ -24,8 +24,9 @@ async def test_bad_redirect_uri_is_refused_on_create_and_edit(env: Any, uri: str
     assert await env.services.store.list_apps() == []
 
     created = await env.create()
-    resp = await env.admin.patch(f"/admin/applications/{created['client_id']}", json={"redirect_uri": uri},
-                                 headers=AUTH)
+    resp = await env.admin.patch(
+        f"/admin/applications/{created['client_id']}", json={"redirect_uri": uri}, headers=AUTH
+    )
     assert resp.status == 422, await resp.text()
     body = await resp.json()
     assert list(body["fields"]) == ["redirect_uri"] and why in body["fields"]["redirect_uri"]
@@ -50,8 +51,7 @@ async def test_good_redirect_uri_is_stored_normalized(env: Any, uri: str, normal
     assert (await resp.json())["redirect_uri"] == normalized
 
     other = await env.create()
-    resp = await env.admin.patch(f"/admin/applications/{other['client_id']}", json={"redirect_uri": uri},
-                                 headers=AUTH)
+    resp = await env.admin.patch(f"/admin/applications/{other['client_id']}", json={"redirect_uri": uri}, headers=AUTH)
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["redirect_uri"] == normalized
     app = await env.services.store.get_app(other["client_id"])
@@ -98,7 +98,8 @@ async def test_well_formed_but_too_deep_says_so(env: Any) -> None:
 
 async def test_shallow_nesting_is_still_a_field_error(env: Any) -> None:
     raw = b'{"name": "x", "redirect_uri": "https://acme.example/cb", "owner": "1001", "scopes": ' + (
-        b"[" * 10 + b"]" * 10 + b"}")
+        b"[" * 10 + b"]" * 10 + b"}"
+    )
     resp = await env.admin.post("/admin/applications", data=raw, headers=JSON_HEADERS)
     assert resp.status == 422
     assert list((await resp.json())["fields"]) == ["scopes"]

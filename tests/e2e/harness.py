@@ -37,7 +37,8 @@ class UpstreamProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gateway.demo_upstream", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         _wait_http(self.url + "/v1/status", proc=self.proc)
 
@@ -76,7 +77,9 @@ class GatewayProcess:
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
-            env=environ, stdout=self._log, stderr=subprocess.STDOUT,
+            env=environ,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         _wait_http(self.url + "/readyz", proc=self.proc)
 

@@ -39,9 +39,7 @@ class StallingRelay:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._accept, "127.0.0.1", self.port)
-        )
+        self._server = self._loop.run_until_complete(asyncio.start_server(self._accept, "127.0.0.1", self.port))
         self._started.set()
         self._loop.run_forever()
         pending = asyncio.all_tasks(self._loop)
@@ -63,15 +61,18 @@ class StallingRelay:
             return
         conn = _Conn(writers=[writer, up_writer])
         self.conns.append(conn)
-        await asyncio.gather(self._pump(conn, reader, up_writer, client_side=True),
-                             self._pump(conn, up_reader, writer, client_side=False),
-                             return_exceptions=True)
+        await asyncio.gather(
+            self._pump(conn, reader, up_writer, client_side=True),
+            self._pump(conn, up_reader, writer, client_side=False),
+            return_exceptions=True,
+        )
         for w in conn.writers:
             w.close()
         self.conns.remove(conn)
 
-    async def _pump(self, conn: _Conn, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *,
-                    client_side: bool) -> None:
+    async def _pump(
+        self, conn: _Conn, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, client_side: bool
+    ) -> None:
         try:
             while True:
                 data = await src.read(65536)

@@ -21,8 +21,16 @@ def log_in(gw: GatewayProcess) -> requests.Session:
     form = browser.get(gw.url + "/oauth/login", params={"next": "/account/authorized-applications"}, timeout=5)
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert csrf, form.text
-    done = browser.post(gw.url + "/oauth/login", timeout=5, data={
-        "username": "demo", "password": "demo", "csrf": csrf.group(1), "next": "/account/authorized-applications"})
+    done = browser.post(
+        gw.url + "/oauth/login",
+        timeout=5,
+        data={
+            "username": "demo",
+            "password": "demo",
+            "csrf": csrf.group(1),
+            "next": "/account/authorized-applications",
+        },
+    )
     assert done.status_code == 200, done.text
     return browser
 
@@ -34,8 +42,9 @@ def test_user_revoke_on_authorized_applications_reaches_every_process(gateways, 
             assert status_of(gw, token) == 200  # caches warm on both processes
 
     browser = log_in(gateways[0])
-    listing = browser.get(gateways[0].url + "/account/authorized-applications",
-                          headers={"Accept": "application/json"}, timeout=5)
+    listing = browser.get(
+        gateways[0].url + "/account/authorized-applications", headers={"Accept": "application/json"}, timeout=5
+    )
     assert listing.status_code == 200, listing.text
     body = listing.json()
     row = next(r for r in body["applications"] if r["client_id"] == client_id)
@@ -46,8 +55,11 @@ def test_user_revoke_on_authorized_applications_reaches_every_process(gateways, 
     assert no_csrf.status_code == 403
     assert status_of(gateways[1], token) == 200
 
-    revoked = browser.post(f"{gateways[0].url}/account/authorized-applications/{client_id}/revoke",
-                           headers={"X-CSRF-Token": body["csrf_token"]}, timeout=5)
+    revoked = browser.post(
+        f"{gateways[0].url}/account/authorized-applications/{client_id}/revoke",
+        headers={"X-CSRF-Token": body["csrf_token"]},
+        timeout=5,
+    )
     assert revoked.status_code == 200, revoked.text
     started = time.perf_counter()
     seen: dict[int, float] = {}
@@ -58,7 +70,8 @@ def test_user_revoke_on_authorized_applications_reaches_every_process(gateways, 
     print(f"\n[account revoke] 401 on each process after (ms): { {i: round(s * 1000, 2) for i, s in seen.items()} }")
     assert set(seen) == {0, 1}
     assert max(seen.values()) < 0.100
-    after = browser.get(gateways[0].url + "/account/authorized-applications",
-                        headers={"Accept": "application/json"}, timeout=5)
+    after = browser.get(
+        gateways[0].url + "/account/authorized-applications", headers={"Accept": "application/json"}, timeout=5
+    )
     assert after.status_code == 200
     assert client_id not in [r["client_id"] for r in after.json()["applications"]]  # consent needed again

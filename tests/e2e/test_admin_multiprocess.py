@@ -16,8 +16,6 @@ PROPAGATION_LIMIT = 0.100
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-
-
 def _get(gw: GatewayProcess, token: str, path: str = "/v1/events") -> int:
     return requests.get(gw.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=2).status_code
 

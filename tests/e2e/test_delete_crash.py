@@ -45,8 +45,11 @@ def _bulk(redis_url: str, client_id: str) -> None:
 def _leftovers(redis_url: str, client_id: str) -> int:
     r = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        return int(r.exists(ks.app_grants(client_id), ks.client_users(client_id), ks.app_consents(client_id),
-                            ks.app(client_id))) + int(r.hexists(ks.authorizations(f"u{USERS - 1}"), client_id))
+        return int(
+            r.exists(
+                ks.app_grants(client_id), ks.client_users(client_id), ks.app_consents(client_id), ks.app(client_id)
+            )
+        ) + int(r.hexists(ks.authorizations(f"u{USERS - 1}"), client_id))
     finally:
         r.close()
 

@@ -17,8 +17,6 @@ REDIRECT = "http://127.0.0.1:9/devcallback"  # never contacted: the browser's re
 UNTICKED = ("imports:write", "messaging:send")
 
 
-
-
 def authorize(page: Page, gw: GatewayProcess, client_id: str, scope: str) -> dict[str, list[str]]:
     """Start the flow in the (signed-in) page, approve on the consent screen, return the callback's query."""
     landed: list[str] = []
@@ -28,8 +26,15 @@ def authorize(page: Page, gw: GatewayProcess, client_id: str, scope: str) -> dic
         route.fulfill(status=200, body="back at the app")
 
     page.route(REDIRECT + "**", callback)
-    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": scope,
-                       "state": "dev-state-1"})
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "scope": scope,
+            "state": "dev-state-1",
+        }
+    )
     page.goto(gw.url + "/oauth/authorize?" + query)
     page.wait_for_selector("button[name=decision][value=approve]")
     text = page.inner_text("body")
@@ -41,8 +46,7 @@ def authorize(page: Page, gw: GatewayProcess, client_id: str, scope: str) -> dic
     return parse_qs(urlsplit(landed[-1]).query)
 
 
-def test_register_in_the_browser_use_it_then_delete_it(browser: Browser, stack: GatewayProcess,
-                                                        tmp_path: Path) -> None:
+def test_register_in_the_browser_use_it_then_delete_it(browser: Browser, stack: GatewayProcess, tmp_path: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
 
@@ -95,14 +99,22 @@ def test_register_in_the_browser_use_it_then_delete_it(browser: Browser, stack: 
 
     # An unticked scope is refused at the authorization endpoint; a ticked one goes through consent.
     # (Checked without the browser: Chromium refuses to follow a direct redirect to the never-contacted port 9.)
-    refused = requests.get(stack.url + "/oauth/authorize", allow_redirects=False, timeout=5, params={
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "messaging:send"})
+    refused = requests.get(
+        stack.url + "/oauth/authorize",
+        allow_redirects=False,
+        timeout=5,
+        params={"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "messaging:send"},
+    )
     assert refused.status_code == 302
     assert parse_qs(urlsplit(refused.headers["Location"]).query)["error"] == ["invalid_scope"]
     params = authorize(page, stack, client_id, "events:read contacts:read")
     assert params["state"] == ["dev-state-1"] and "code" in params
-    token = requests.post(stack.url + "/oauth/token", auth=(client_id, secret), timeout=5, data={
-        "grant_type": "authorization_code", "code": params["code"][0], "redirect_uri": REDIRECT})
+    token = requests.post(
+        stack.url + "/oauth/token",
+        auth=(client_id, secret),
+        timeout=5,
+        data={"grant_type": "authorization_code", "code": params["code"][0], "redirect_uri": REDIRECT},
+    )
     assert token.status_code == 200, token.text
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
     assert requests.get(stack.url + "/v1/events", headers=bearer, timeout=5).status_code == 200
@@ -133,6 +145,11 @@ def test_register_in_the_browser_use_it_then_delete_it(browser: Browser, stack: 
     assert rejected.status_code == 401
     context.close()
 
-    for name in ("register_form.png", "register_form_error.png", "list_page.png", "edit_form.png",
-                 "delete_confirm.png"):
+    for name in (
+        "register_form.png",
+        "register_form_error.png",
+        "list_page.png",
+        "edit_form.png",
+        "delete_confirm.png",
+    ):
         assert (tmp_path / name).stat().st_size > 10_000

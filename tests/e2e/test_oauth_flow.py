@@ -16,12 +16,20 @@ from tests.e2e.harness import GatewayProcess, redis_dump
 REDIRECT = "http://127.0.0.1:9/callback"  # never contacted: the user agent below stops at the redirect
 
 
-
-
 def register(gw: GatewayProcess, *, server_side: bool, scopes: list[str]) -> dict[str, Any]:
-    resp = requests.post(gw.admin_url + "/admin/applications", headers=gw.admin_headers, timeout=5, json={
-        "name": "Authlib Client", "redirect_uri": REDIRECT, "owner": "1001", "scopes": scopes,
-        "server_side": server_side, "published": True})
+    resp = requests.post(
+        gw.admin_url + "/admin/applications",
+        headers=gw.admin_headers,
+        timeout=5,
+        json={
+            "name": "Authlib Client",
+            "redirect_uri": REDIRECT,
+            "owner": "1001",
+            "scopes": scopes,
+            "server_side": server_side,
+            "published": True,
+        },
+    )
     assert resp.status_code == 201, resp.text
     body: dict[str, Any] = resp.json()
     return body
@@ -35,8 +43,17 @@ def user_agent_approves(authorize_url: str) -> str:
     csrf = re.search(r'name="csrf" value="([^"]+)"', resp.text)
     nxt = re.search(r'name="next" value="([^"]+)"', resp.text)
     assert csrf and nxt
-    resp = browser.post(resp.url.split("?")[0], timeout=5, allow_redirects=False, data={
-        "username": "demo", "password": "demo", "csrf": csrf.group(1), "next": nxt.group(1).replace("&amp;", "&")})
+    resp = browser.post(
+        resp.url.split("?")[0],
+        timeout=5,
+        allow_redirects=False,
+        data={
+            "username": "demo",
+            "password": "demo",
+            "csrf": csrf.group(1),
+            "next": nxt.group(1).replace("&amp;", "&"),
+        },
+    )
     assert resp.status_code == 303, resp.text
     base = authorize_url.split("/oauth/")[0]
     resp = browser.get(base + resp.headers["Location"], allow_redirects=False, timeout=5)
@@ -49,8 +66,12 @@ def user_agent_approves(authorize_url: str) -> str:
     rid = re.search(r'name="request_id" value="([^"]+)"', resp.text)
     csrf = re.search(r'name="csrf" value="([^"]+)"', resp.text)
     assert rid and csrf
-    resp = browser.post(base + "/oauth/consent", allow_redirects=False, timeout=5,
-                        data={"request_id": rid.group(1), "csrf": csrf.group(1), "decision": "approve"})
+    resp = browser.post(
+        base + "/oauth/consent",
+        allow_redirects=False,
+        timeout=5,
+        data={"request_id": rid.group(1), "csrf": csrf.group(1), "decision": "approve"},
+    )
     assert resp.status_code == 303, resp.text
     location: str = resp.headers["Location"]
     assert location.startswith(REDIRECT + "?")
@@ -58,15 +79,25 @@ def user_agent_approves(authorize_url: str) -> str:
 
 
 def call(gw: GatewayProcess, method: str, path: str, token: str) -> requests.Response:
-    return requests.request(method, gw.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=5,
-                            json={} if method != "GET" else None)
+    return requests.request(
+        method,
+        gw.url + path,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+        json={} if method != "GET" else None,
+    )
 
 
 def test_server_side_app_with_secret(stack: GatewayProcess, redis_url: str) -> None:
     app = register(stack, server_side=True, scopes=["events:read", "contacts:read", "events:write"])
     meta = requests.get(stack.url + "/.well-known/oauth-authorization-server", timeout=5).json()
-    client = OAuth2Session(app["client_id"], app["client_secret"], scope="events:read contacts:read",
-                           redirect_uri=REDIRECT, token_endpoint_auth_method="client_secret_basic")
+    client = OAuth2Session(
+        app["client_id"],
+        app["client_secret"],
+        scope="events:read contacts:read",
+        redirect_uri=REDIRECT,
+        token_endpoint_auth_method="client_secret_basic",
+    )
     url, state = client.create_authorization_url(meta["authorization_endpoint"])
     callback = user_agent_approves(url)
     assert f"iss={requests.utils.quote(stack.url, safe='')}" in callback
@@ -84,18 +115,32 @@ def test_server_side_app_with_secret(stack: GatewayProcess, redis_url: str) -> N
     assert refreshed["refresh_token"] != first["refresh_token"]
     assert call(stack, "GET", "/v1/events", refreshed["access_token"]).status_code == 200
 
-    info = requests.post(meta["introspection_endpoint"], auth=(app["client_id"], app["client_secret"]),
-                         data={"token": refreshed["access_token"]}, timeout=5).json()
+    info = requests.post(
+        meta["introspection_endpoint"],
+        auth=(app["client_id"], app["client_secret"]),
+        data={"token": refreshed["access_token"]},
+        timeout=5,
+    ).json()
     assert info["active"] is True and info["sub"] == "1001" and info["client_id"] == app["client_id"]
 
     # Reusing the rotated refresh token revokes the grant: the current access token dies too.
-    reuse = requests.post(meta["token_endpoint"], auth=(app["client_id"], app["client_secret"]), timeout=5,
-                          data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    reuse = requests.post(
+        meta["token_endpoint"],
+        auth=(app["client_id"], app["client_secret"]),
+        timeout=5,
+        data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+    )
     assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
     assert call(stack, "GET", "/v1/events", refreshed["access_token"]).status_code == 401
 
-    raw = [first["access_token"], first["refresh_token"], refreshed["access_token"], refreshed["refresh_token"],
-           app["client_secret"], re.search(r"code=([^&]+)", callback).group(1)]  # type: ignore[union-attr]
+    raw = [
+        first["access_token"],
+        first["refresh_token"],
+        refreshed["access_token"],
+        refreshed["refresh_token"],
+        app["client_secret"],
+        re.search(r"code=([^&]+)", callback).group(1),
+    ]  # type: ignore[union-attr]
     dump, logs = redis_dump(redis_url), stack.logs()
     for value in raw:
         assert value not in dump and value not in logs
@@ -104,14 +149,20 @@ def test_server_side_app_with_secret(stack: GatewayProcess, redis_url: str) -> N
 def test_public_app_with_pkce(stack: GatewayProcess, redis_url: str) -> None:
     app = register(stack, server_side=False, scopes=["contacts:read", "contacts:write"])
     meta = requests.get(stack.url + "/.well-known/oauth-authorization-server", timeout=5).json()
-    client = OAuth2Session(app["client_id"], scope="api", redirect_uri=REDIRECT,
-                           token_endpoint_auth_method="none", code_challenge_method="S256")
+    client = OAuth2Session(
+        app["client_id"],
+        scope="api",
+        redirect_uri=REDIRECT,
+        token_endpoint_auth_method="none",
+        code_challenge_method="S256",
+    )
     verifier = generate_token(64)
     url, state = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier)
     assert "code_challenge_method=S256" in url
     callback = user_agent_approves(url)
-    token = client.fetch_token(meta["token_endpoint"], authorization_response=callback, state=state,
-                               code_verifier=verifier)
+    token = client.fetch_token(
+        meta["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier
+    )
     assert token["scope"] == "contacts:read contacts:write"
     assert call(stack, "GET", "/v1/contacts", token["access_token"]).status_code == 200
     assert call(stack, "POST", "/v1/contacts", token["access_token"]).status_code == 200
@@ -121,8 +172,16 @@ def test_public_app_with_pkce(stack: GatewayProcess, redis_url: str) -> None:
     url, state = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier)
     callback = user_agent_approves(url)
     code = re.search(r"code=([^&]+)", callback).group(1)  # type: ignore[union-attr]
-    bare = requests.post(meta["token_endpoint"], timeout=5, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": app["client_id"]})
+    bare = requests.post(
+        meta["token_endpoint"],
+        timeout=5,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": app["client_id"],
+        },
+    )
     assert bare.status_code == 400 and bare.json()["error"] == "invalid_grant"
 
     # Revoking the refresh token ends the grant's access token at the gateway.

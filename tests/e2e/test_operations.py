@@ -18,8 +18,10 @@ from tests.e2e.harness import GatewayProcess, UpstreamProcess, _wait_http, write
 def test_metrics_listener_serves_only_metrics_without_a_token(redis_url: str, tmp_path: Path) -> None:
     upstream = UpstreamProcess()
     metrics_port = free_port()
-    gw = GatewayProcess(write_config(tmp_path, upstream=upstream.url, redis_url=redis_url),
-                        env={"SCOPEGATE_METRICS_LISTEN": f"127.0.0.1:{metrics_port}"})
+    gw = GatewayProcess(
+        write_config(tmp_path, upstream=upstream.url, redis_url=redis_url),
+        env={"SCOPEGATE_METRICS_LISTEN": f"127.0.0.1:{metrics_port}"},
+    )
     metrics_url = f"http://127.0.0.1:{metrics_port}"
     try:
         assert requests.get(gw.url + "/v1/events", timeout=2).status_code == 401
@@ -42,8 +44,13 @@ def test_metrics_listener_serves_only_metrics_without_a_token(redis_url: str, tm
 
 def _healthcheck(config: Path, listen: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ.get("PATH", ""), "SCOPEGATE_LISTEN": listen}  # no secrets needed to ask
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "healthcheck", "--config", str(config), *extra],
-                          capture_output=True, text=True, env=env, timeout=20)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "healthcheck", "--config", str(config), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=20,
+    )
 
 
 def test_healthcheck_follows_the_listen_address_and_checks_readiness(redis_url: str, tmp_path: Path) -> None:
@@ -68,10 +75,18 @@ def test_healthcheck_fails_while_not_ready(tmp_path: Path) -> None:
     upstream = UpstreamProcess()
     config = write_config(tmp_path, upstream=upstream.url, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     port = free_port()
-    env = {**os.environ, "SCOPEGATE_SECRET_KEY": "k" * 40, "SCOPEGATE_LISTEN": f"127.0.0.1:{port}",
-           "SCOPEGATE_ADMIN_LISTEN": f"127.0.0.1:{free_port()}"}
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "SCOPEGATE_SECRET_KEY": "k" * 40,
+        "SCOPEGATE_LISTEN": f"127.0.0.1:{port}",
+        "SCOPEGATE_ADMIN_LISTEN": f"127.0.0.1:{free_port()}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
         assert _healthcheck(config, f"127.0.0.1:{port}", "--live").returncode == 0
@@ -86,13 +101,22 @@ def test_healthcheck_fails_while_not_ready(tmp_path: Path) -> None:
 def test_demo_prints_where_to_go_the_demo_user_and_a_working_admin_token(tmp_path: Path) -> None:
     port, admin_port, upstream_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCOPEGATE_")}
-    env.update({"SCOPEGATE_LISTEN": f"127.0.0.1:{port}", "SCOPEGATE_ADMIN_LISTEN": f"127.0.0.1:{admin_port}",
-                "SCOPEGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                "SCOPEGATE_UPSTREAM": f"http://127.0.0.1:{upstream_port}"})
+    env.update(
+        {
+            "SCOPEGATE_LISTEN": f"127.0.0.1:{port}",
+            "SCOPEGATE_ADMIN_LISTEN": f"127.0.0.1:{admin_port}",
+            "SCOPEGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "SCOPEGATE_UPSTREAM": f"http://127.0.0.1:{upstream_port}",
+        }
+    )
     out_path = tmp_path / "demo.out"
     with out_path.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--config",
-                                 str(ROOT / "config" / "demo.yaml")], env=env, stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(ROOT / "config" / "demo.yaml")],
+            env=env,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 15
         while "curl -H" not in out_path.read_text() and time.monotonic() < deadline:
@@ -105,11 +129,16 @@ def test_demo_prints_where_to_go_the_demo_user_and_a_working_admin_token(tmp_pat
         assert "demo / demo" in banner
         token = re.search(r"^    export SCOPEGATE_ADMIN_TOKEN=(\S+)$", banner, re.M)
         assert token is not None, banner
-        curl = f'curl -H "Authorization: Bearer $SCOPEGATE_ADMIN_TOKEN" http://127.0.0.1:{admin_port}/admin/applications'
+        curl = (
+            f'curl -H "Authorization: Bearer $SCOPEGATE_ADMIN_TOKEN" http://127.0.0.1:{admin_port}/admin/applications'
+        )
         assert curl in banner
         # The printed token is the one the admin API accepts; the page the banner names is served.
-        resp = requests.get(f"http://127.0.0.1:{admin_port}/admin/applications",
-                            headers={"Authorization": f"Bearer {token.group(1)}"}, timeout=2)
+        resp = requests.get(
+            f"http://127.0.0.1:{admin_port}/admin/applications",
+            headers={"Authorization": f"Bearer {token.group(1)}"},
+            timeout=2,
+        )
         assert resp.status_code == 200
         page = requests.get(f"{base}/account/developer/applications", headers={"Accept": "text/html"}, timeout=2)
         assert page.status_code == 200 and "<form" in page.text  # the sign-in page, on the way there

@@ -50,9 +50,19 @@ class Pages:
         self.page.click("form.signin button[type=submit]")
 
     def authorize_url(self, client_id: str) -> str:
-        return self.gw.url + "/oauth/authorize?" + urlencode({
-            "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
-            "scope": "events:read contacts:read", "state": "layout-1"})
+        return (
+            self.gw.url
+            + "/oauth/authorize?"
+            + urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": client_id,
+                    "redirect_uri": REDIRECT,
+                    "scope": "events:read contacts:read",
+                    "state": "layout-1",
+                }
+            )
+        )
 
     def clipboard(self) -> str:
         text: str = self.page.evaluate("() => navigator.clipboard.readText()")
@@ -60,12 +70,14 @@ class Pages:
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_every_page_fits_is_labelled_copies_revokes_and_signs_out(browser: Browser, stack: GatewayProcess,
-                                                                  tmp_path: Path, width: int) -> None:
+def test_every_page_fits_is_labelled_copies_revokes_and_signs_out(
+    browser: Browser, stack: GatewayProcess, tmp_path: Path, width: int
+) -> None:
     shots = tmp_path / f"pages-{width}"
     shots.mkdir()
-    context = browser.new_context(viewport={"width": width, "height": 900},
-                                  permissions=["clipboard-read", "clipboard-write"])
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
+    )
     page = context.new_page()
     p = Pages(page, stack, shots)
 
@@ -102,9 +114,18 @@ def test_every_page_fits_is_labelled_copies_revokes_and_signs_out(browser: Brows
     client_id = page.inner_text("#client-id").strip()
     secret = page.inner_text("#client-secret").strip()
     # A second application, so the table has rows of more than one kind.
-    other = requests.post(stack.admin_url + "/admin/applications", headers=stack.admin_headers, timeout=5, json={
-        "name": "Calendar Sync Pro", "redirect_uri": "https://calendar-sync.example/oauth/callback",
-        "owner": "1001", "scopes": ["events:read"], "server_side": False})
+    other = requests.post(
+        stack.admin_url + "/admin/applications",
+        headers=stack.admin_headers,
+        timeout=5,
+        json={
+            "name": "Calendar Sync Pro",
+            "redirect_uri": "https://calendar-sync.example/oauth/callback",
+            "owner": "1001",
+            "scopes": ["events:read"],
+            "server_side": False,
+        },
+    )
     assert other.status_code == 201, other.text
     p.check("developer_list_created")
 
@@ -121,7 +142,8 @@ def test_every_page_fits_is_labelled_copies_revokes_and_signs_out(browser: Brows
     p.check("developer_list_rows")
     page.click(f"tr[data-client-id='{client_id}'] button.copy")
     page.wait_for_function(
-        f"() => document.querySelector(\"tr[data-client-id='{client_id}'] button.copy\").textContent === 'Copied'")
+        f"() => document.querySelector(\"tr[data-client-id='{client_id}'] button.copy\").textContent === 'Copied'"
+    )
     assert p.clipboard() == client_id
 
     # Edit and Delete screens (the edit screen's copy button too).
@@ -180,9 +202,14 @@ def test_every_page_fits_is_labelled_copies_revokes_and_signs_out(browser: Brows
     # Sign out works from every signed-in page.
     page.goto(p.authorize_url(client_id))  # consent again (revoked), for its sign-out
     page.wait_for_selector("button[name=decision][value=approve]")
-    signed_in_pages = [p.authorize_url(client_id), stack.url + DEVELOPER, stack.url + DEVELOPER + "/new",
-                       f"{stack.url}{DEVELOPER}/{client_id}", f"{stack.url}{DEVELOPER}/{client_id}/delete",
-                       stack.url + AUTHORIZED]
+    signed_in_pages = [
+        p.authorize_url(client_id),
+        stack.url + DEVELOPER,
+        stack.url + DEVELOPER + "/new",
+        f"{stack.url}{DEVELOPER}/{client_id}",
+        f"{stack.url}{DEVELOPER}/{client_id}/delete",
+        stack.url + AUTHORIZED,
+    ]
     for url in signed_in_pages:
         page.goto(url)
         if "/oauth/login" in page.url:

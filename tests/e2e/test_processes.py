@@ -47,8 +47,9 @@ def test_redis_down_means_503_and_recovery_without_restart(redis_server: RedisSe
         deadline = time.monotonic() + 10
         status = 0
         while time.monotonic() < deadline:
-            status = requests.get(gw.url + "/v1/events", headers={"Authorization": f"Bearer {token}"},
-                                  timeout=5).status_code
+            status = requests.get(
+                gw.url + "/v1/events", headers={"Authorization": f"Bearer {token}"}, timeout=5
+            ).status_code
             if status == 200:
                 break
             time.sleep(0.1)
@@ -97,10 +98,19 @@ def test_workers_share_one_port(redis_url: str, tmp_path: Path) -> None:
     upstream = UpstreamProcess()
     config = write_config(tmp_path, upstream=upstream.url, redis_url=redis_url)
     port = free_port()
-    env = {**os.environ, "SCOPEGATE_SECRET_KEY": SECRET_KEY, "SCOPEGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-           "SCOPEGATE_LISTEN": f"127.0.0.1:{port}", "SCOPEGATE_ADMIN_LISTEN": f"127.0.0.1:{free_port()}"}
-    parent = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--workers", "2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "SCOPEGATE_SECRET_KEY": SECRET_KEY,
+        "SCOPEGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "SCOPEGATE_LISTEN": f"127.0.0.1:{port}",
+        "SCOPEGATE_ADMIN_LISTEN": f"127.0.0.1:{free_port()}",
+    }
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         pids: set[int] = set()
         token = mint_token(redis_url, scopes=["events:read"])
@@ -115,9 +125,14 @@ def test_workers_share_one_port(redis_url: str, tmp_path: Path) -> None:
                 time.sleep(0.05)
         assert len(pids) == 2, pids
         assert parent.pid not in pids
-        statuses = [requests.get(f"http://127.0.0.1:{port}/v1/events", timeout=2,
-                                 headers={"Authorization": f"Bearer {token}", "Connection": "close"}).status_code
-                    for _ in range(10)]
+        statuses = [
+            requests.get(
+                f"http://127.0.0.1:{port}/v1/events",
+                timeout=2,
+                headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+            ).status_code
+            for _ in range(10)
+        ]
         assert statuses == [200] * 10
     finally:
         parent.send_signal(signal.SIGTERM)

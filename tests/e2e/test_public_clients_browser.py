@@ -21,11 +21,22 @@ from playwright.sync_api import Browser, Page, Request, Route
 from tests.e2e.harness import GatewayProcess, free_port
 
 
-def register(gw: GatewayProcess, redirect_uri: str, *, server_side: bool = True, owner: str = "1001",
-             published: bool = True) -> dict[str, Any]:
-    resp = requests.post(gw.admin_url + "/admin/applications", headers=gw.admin_headers, timeout=5, json={
-        "name": "Field App", "redirect_uri": redirect_uri, "owner": owner, "server_side": server_side,
-        "published": published, "scopes": ["events:read", "contacts:read"]})
+def register(
+    gw: GatewayProcess, redirect_uri: str, *, server_side: bool = True, owner: str = "1001", published: bool = True
+) -> dict[str, Any]:
+    resp = requests.post(
+        gw.admin_url + "/admin/applications",
+        headers=gw.admin_headers,
+        timeout=5,
+        json={
+            "name": "Field App",
+            "redirect_uri": redirect_uri,
+            "owner": owner,
+            "server_side": server_side,
+            "published": published,
+            "scopes": ["events:read", "contacts:read"],
+        },
+    )
     assert resp.status_code == 201, resp.text
     body: dict[str, Any] = resp.json()
     return body
@@ -48,8 +59,13 @@ def pkce() -> tuple[str, str]:
 
 
 def _authorize_url(gw: GatewayProcess, client_id: str, redirect_uri: str, challenge: str | None = None) -> str:
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-              "scope": "events:read", "state": "st-1"}
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "events:read",
+        "state": "st-1",
+    }
     if challenge is not None:
         params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
     return gw.url + "/oauth/authorize?" + urlencode(params)
@@ -95,14 +111,18 @@ def test_returning_user_signs_in_and_the_browser_reaches_the_client(browser: Bro
     assert not blocked, blocked
     query = parse_qs(urlsplit(landed[-1]).query)
     assert query["state"] == ["st-1"] and query["code"][0].startswith("sgac_")
-    token = requests.post(stack.url + "/oauth/token", auth=(app["client_id"], app["client_secret"]), timeout=5,
-                          data={"grant_type": "authorization_code", "code": query["code"][0],
-                                "redirect_uri": redirect_uri})
+    token = requests.post(
+        stack.url + "/oauth/token",
+        auth=(app["client_id"], app["client_secret"]),
+        timeout=5,
+        data={"grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": redirect_uri},
+    )
     assert token.status_code == 200, token.text
 
 
-def test_unpublished_app_non_owner_signs_in_and_access_denied_reaches_the_client(browser: Browser,
-                                                                                 stack: GatewayProcess) -> None:
+def test_unpublished_app_non_owner_signs_in_and_access_denied_reaches_the_client(
+    browser: Browser, stack: GatewayProcess
+) -> None:
     redirect_uri = "https://other.example/cb"
     app = register(stack, redirect_uri, owner="2002", published=False)  # demo (1001) is not its owner
     context = browser.new_context()
@@ -156,8 +176,13 @@ def test_desktop_app_with_authlib_on_any_loopback_port(browser: Browser, stack: 
     with loopback_listener() as (port, received):
         assert port != registered_port
         redirect_uri = f"http://127.0.0.1:{port}/cb"  # the port this run of the app listens on
-        client = OAuth2Session(app["client_id"], redirect_uri=redirect_uri, scope="events:read",
-                               token_endpoint_auth_method="none", code_challenge_method="S256")
+        client = OAuth2Session(
+            app["client_id"],
+            redirect_uri=redirect_uri,
+            scope="events:read",
+            token_endpoint_auth_method="none",
+            code_challenge_method="S256",
+        )
         verifier = generate_token(48)
         url, state = client.create_authorization_url(stack.url + "/oauth/authorize", code_verifier=verifier)
         context = browser.new_context()
@@ -171,8 +196,9 @@ def test_desktop_app_with_authlib_on_any_loopback_port(browser: Browser, stack: 
         callbacks = [path for path in received if path.startswith("/cb?")]
         assert callbacks, f"the code never reached the app's listener (it saw {received})"
         callback = f"http://127.0.0.1:{port}{callbacks[0]}"
-        token = client.fetch_token(stack.url + "/oauth/token", authorization_response=callback,
-                                   code_verifier=verifier, state=state)
+        token = client.fetch_token(
+            stack.url + "/oauth/token", authorization_response=callback, code_verifier=verifier, state=state
+        )
     assert token["scope"] == "events:read"
     resp = client.get(stack.url + "/v1/events")
     assert resp.status_code == 200, resp.text
@@ -200,8 +226,12 @@ def test_mobile_app_private_use_scheme_and_pkce_only(browser: Browser, stack: Ga
                 seen.append(location.headers["location"])
 
     page.on("request", on_request)
-    page.on("response", lambda r: seen.append(r.headers["location"])
-            if r.headers.get("location", "").startswith("com.example.app:") else None)
+    page.on(
+        "response",
+        lambda r: (
+            seen.append(r.headers["location"]) if r.headers.get("location", "").startswith("com.example.app:") else None
+        ),
+    )
     page.goto(_authorize_url(stack, app["client_id"], redirect_uri, challenge))
     sign_in(page)
     page.click("button[name=decision][value=approve]")
@@ -215,14 +245,29 @@ def test_mobile_app_private_use_scheme_and_pkce_only(browser: Browser, stack: Ga
     assert seen[0].startswith(redirect_uri + "?")
     query = parse_qs(urlsplit(seen[0]).query)
     assert query["state"] == ["st-1"]
-    token = requests.post(stack.url + "/oauth/token", timeout=5, data={
-        "grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": redirect_uri,
-        "client_id": app["client_id"], "code_verifier": verifier})
+    token = requests.post(
+        stack.url + "/oauth/token",
+        timeout=5,
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "redirect_uri": redirect_uri,
+            "client_id": app["client_id"],
+            "code_verifier": verifier,
+        },
+    )
     assert token.status_code == 200, token.text
     # A client_secret (any) from a public client is refused.
-    refused = requests.post(stack.url + "/oauth/token", timeout=5, data={
-        "grant_type": "refresh_token", "refresh_token": token.json()["refresh_token"],
-        "client_id": app["client_id"], "client_secret": "sgcs_guess"})
+    refused = requests.post(
+        stack.url + "/oauth/token",
+        timeout=5,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token.json()["refresh_token"],
+            "client_id": app["client_id"],
+            "client_secret": "sgcs_guess",
+        },
+    )
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
 
 
@@ -279,44 +324,84 @@ def test_single_page_app_fetches_tokens_from_its_origin_only(browser: Browser, s
         code = parse_qs(urlsplit(page.url).query)["code"][0]
         token_url = stack.url + "/oauth/token"
         # The app's own page (its registered origin) runs the exchange with fetch().
-        exchanged = page.evaluate(_FETCH, [token_url, {
-            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "client_id": app["client_id"], "code_verifier": verifier}])
+        exchanged = page.evaluate(
+            _FETCH,
+            [
+                token_url,
+                {
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": redirect_uri,
+                    "client_id": app["client_id"],
+                    "code_verifier": verifier,
+                },
+            ],
+        )
         assert exchanged["ok"] and exchanged["status"] == 200, exchanged
         tokens = json.loads(exchanged["body"])
-        refreshed = page.evaluate(_FETCH, [token_url, {
-            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": app["client_id"]}])
+        refreshed = page.evaluate(
+            _FETCH,
+            [
+                token_url,
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": tokens["refresh_token"],
+                    "client_id": app["client_id"],
+                },
+            ],
+        )
         assert refreshed["ok"] and refreshed["status"] == 200, refreshed
         fresh = json.loads(refreshed["body"])
         # An error is readable too (the rotated refresh token is refused, with its reason).
-        replay = page.evaluate(_FETCH, [token_url, {
-            "grant_type": "refresh_token", "refresh_token": fresh["refresh_token"] + "x",
-            "client_id": app["client_id"]}])
+        replay = page.evaluate(
+            _FETCH,
+            [
+                token_url,
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": fresh["refresh_token"] + "x",
+                    "client_id": app["client_id"],
+                },
+            ],
+        )
         assert replay["ok"] and replay["status"] == 400 and "invalid_grant" in replay["body"], replay
 
         # The app revokes its token with fetch(); the proxy refuses it afterwards.
-        ok = requests.get(stack.url + "/v1/events", headers={"Authorization": f"Bearer {fresh['access_token']}"},
-                          timeout=5)
+        ok = requests.get(
+            stack.url + "/v1/events", headers={"Authorization": f"Bearer {fresh['access_token']}"}, timeout=5
+        )
         assert ok.status_code == 200, ok.text
-        revoked = page.evaluate(_FETCH, [stack.url + "/oauth/revoke", {
-            "token": fresh["access_token"], "client_id": app["client_id"]}])
+        revoked = page.evaluate(
+            _FETCH, [stack.url + "/oauth/revoke", {"token": fresh["access_token"], "client_id": app["client_id"]}]
+        )
         assert revoked["ok"] and revoked["status"] == 200, revoked
         # Another origin cannot read the answers (no Access-Control-Allow-Origin for it): the same calls that the
         # app's origin reads fail there as CORS errors.
         foreign = context.new_page()
         foreign.goto(other + "/")
-        stolen = foreign.evaluate(_FETCH, [token_url, {
-            "grant_type": "refresh_token", "refresh_token": fresh["refresh_token"] + "x",
-            "client_id": app["client_id"]}])
+        stolen = foreign.evaluate(
+            _FETCH,
+            [
+                token_url,
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": fresh["refresh_token"] + "x",
+                    "client_id": app["client_id"],
+                },
+            ],
+        )
         assert not stolen["ok"] and "Failed to fetch" in stolen["error"], stolen
-        revoked_elsewhere = foreign.evaluate(_FETCH, [stack.url + "/oauth/revoke", {
-            "token": fresh["access_token"], "client_id": app["client_id"]}])
+        revoked_elsewhere = foreign.evaluate(
+            _FETCH, [stack.url + "/oauth/revoke", {"token": fresh["access_token"], "client_id": app["client_id"]}]
+        )
         assert not revoked_elsewhere["ok"], revoked_elsewhere
         # Metadata is public: any origin reads it.
-        meta = foreign.evaluate("async (u) => (await fetch(u)).json()",
-                                stack.url + "/.well-known/oauth-authorization-server")
+        meta = foreign.evaluate(
+            "async (u) => (await fetch(u)).json()", stack.url + "/.well-known/oauth-authorization-server"
+        )
         assert meta["issuer"] == stack.url
         context.close()
-    gone = requests.get(stack.url + "/v1/events", headers={"Authorization": f"Bearer {fresh['access_token']}"},
-                        timeout=5)
+    gone = requests.get(
+        stack.url + "/v1/events", headers={"Authorization": f"Bearer {fresh['access_token']}"}, timeout=5
+    )
     assert gone.status_code == 401

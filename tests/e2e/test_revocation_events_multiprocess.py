@@ -43,30 +43,37 @@ def test_authorized_applications_revoke_has_the_admin_apis_effect(gateways, redi
     _warm(gateways, by_admin)
 
     browser = log_in(gateways[0])
-    csrf = browser.get(gateways[0].url + "/account/authorized-applications", headers={"Accept": "application/json"},
-                       timeout=5).json()["csrf_token"]
-    revoked = browser.post(f"{gateways[0].url}/account/authorized-applications/{by_user_client}/revoke",
-                           headers={"X-CSRF-Token": csrf}, timeout=5)
+    csrf = browser.get(
+        gateways[0].url + "/account/authorized-applications", headers={"Accept": "application/json"}, timeout=5
+    ).json()["csrf_token"]
+    revoked = browser.post(
+        f"{gateways[0].url}/account/authorized-applications/{by_user_client}/revoke",
+        headers={"X-CSRF-Token": csrf},
+        timeout=5,
+    )
     assert revoked.status_code == 200, revoked.text
     user_seen = _refused_everywhere(gateways, by_user)
     assert status_of(gateways[1], by_admin) == 200  # only that authorization
 
-    deleted = requests.delete(f"{gateways[0].admin_url}/admin/users/1001/authorizations/{by_admin_client}",
-                              headers=gateways[0].admin_headers, timeout=5)
+    deleted = requests.delete(
+        f"{gateways[0].admin_url}/admin/users/1001/authorizations/{by_admin_client}",
+        headers=gateways[0].admin_headers,
+        timeout=5,
+    )
     assert deleted.status_code == 200, deleted.text
     admin_seen = _refused_everywhere(gateways, by_admin)
     print(f"\n[revoke] 401 after (ms): Authorized Applications {user_seen}, admin API {admin_seen}")
 
-    events = requests.get(f"{gateways[0].admin_url}/admin/audit", headers=gateways[0].admin_headers,
-                          timeout=5).json()["events"]
+    events = requests.get(f"{gateways[0].admin_url}/admin/audit", headers=gateways[0].admin_headers, timeout=5).json()[
+        "events"
+    ]
     revokes = {e["client_id"]: e for e in events if e["action"] == "authorization.revoked"}
     assert revokes[by_user_client]["actor"] == "user:1001" and revokes[by_user_client]["had_authorization"]
     assert revokes[by_admin_client]["had_authorization"] and revokes[by_admin_client]["user_id"] == "1001"
 
 
 def test_a_user_id_with_a_space_is_revoked_everywhere_at_once(gateways, redis_url):
-    spaced, client_id = mint_token_and_client(redis_url, scopes=["events:read"], user_id="Ada Lovelace",
-                                              record=True)
+    spaced, client_id = mint_token_and_client(redis_url, scopes=["events:read"], user_id="Ada Lovelace", record=True)
     # The words of the id must name nobody else: "Ada" keeps its own authorization of another application.
     ada, ada_client = mint_token_and_client(redis_url, scopes=["events:read"], user_id="Ada", record=True)
     bulk, _ = mint_token_and_client(redis_url, scopes=["events:read"], user_id="Grace B Hopper")
@@ -75,14 +82,20 @@ def test_a_user_id_with_a_space_is_revoked_everywhere_at_once(gateways, redis_ur
 
     resp = requests.delete(
         f"{gateways[0].admin_url}/admin/users/{quote('Ada Lovelace')}/authorizations/{client_id}",
-        headers=gateways[0].admin_headers, timeout=5)
+        headers=gateways[0].admin_headers,
+        timeout=5,
+    )
     assert resp.status_code == 200, resp.text
     assert resp.json()["user_id"] == "Ada Lovelace"
     _refused_everywhere(gateways, spaced)
     assert [status_of(gw, ada) for gw in gateways] == [200, 200]
 
-    resp = requests.post(f"{gateways[0].admin_url}/admin/revocations", json={"user_id": "Grace B Hopper"},
-                         headers=gateways[0].admin_headers, timeout=5)
+    resp = requests.post(
+        f"{gateways[0].admin_url}/admin/revocations",
+        json={"user_id": "Grace B Hopper"},
+        headers=gateways[0].admin_headers,
+        timeout=5,
+    )
     assert resp.status_code == 200, resp.text
     _refused_everywhere(gateways, bulk)
     assert [status_of(gw, ada) for gw in gateways] == [200, 200]

@@ -29,8 +29,13 @@ def body() -> Iterator[bytes]:
 def test_256_mib_up_and_down_grow_the_gateway_by_less_than_10_mib(redis_url: str, tmp_path: Path) -> None:
     upstream = UpstreamProcess()
     routes = [
-        {"id": "upload", "methods": ["POST"], "path": "/demo/upload", "scope": "imports:write",
-         "max_body": 2 * 1024**3},
+        {
+            "id": "upload",
+            "methods": ["POST"],
+            "path": "/demo/upload",
+            "scope": "imports:write",
+            "max_body": 2 * 1024**3,
+        },
         {"id": "download", "methods": ["GET"], "path": "/demo/bytes/{n}", "scope": "events:read"},
     ]
     gw = GatewayProcess(write_config(tmp_path, upstream=upstream.url, redis_url=redis_url, routes=routes))

@@ -28,8 +28,11 @@ def relayed(redis_url: str, tmp_path: Path) -> Iterator[tuple[GatewayProcess, St
     target = urlsplit(redis_url)
     relay = StallingRelay(target.hostname or "127.0.0.1", target.port or 6379)
     upstream = UpstreamProcess()
-    gw = GatewayProcess(write_config(tmp_path, upstream=upstream.url, redis_url=relay.url,
-                                     redis={"timeout": 0.5, "subscription_timeout": BOUND}))
+    gw = GatewayProcess(
+        write_config(
+            tmp_path, upstream=upstream.url, redis_url=relay.url, redis={"timeout": 0.5, "subscription_timeout": BOUND}
+        )
+    )
     try:
         yield gw, relay
     finally:
@@ -61,8 +64,9 @@ def _revoke_directly(redis_url: str, user_id: str) -> None:
     asyncio.run(go())
 
 
-def _refused_after_stall(gw: GatewayProcess, relay: StallingRelay, redis_url: str, *, pubsub_only: bool,
-                         allowed: set[int]) -> float:
+def _refused_after_stall(
+    gw: GatewayProcess, relay: StallingRelay, redis_url: str, *, pubsub_only: bool, allowed: set[int]
+) -> float:
     token = mint_token(redis_url, scopes=["events:read"], user_id="1001")
     for _ in range(3):
         assert _status(gw, token) == 200  # cached facts

@@ -42,11 +42,23 @@ class Registered:
         return self.app.client_id
 
 
-async def register(services: Services, *, owner: str = "1001", server_side: bool = True,
-                   scopes: list[str] | None = None, published: bool = True,
-                   redirect_uri: str = REDIRECT, name: str = "Calendar Sync") -> Registered:
-    fields: dict[str, object] = {"name": name, "redirect_uri": redirect_uri, "owner": owner,
-                                 "server_side": server_side, "published": published}
+async def register(
+    services: Services,
+    *,
+    owner: str = "1001",
+    server_side: bool = True,
+    scopes: list[str] | None = None,
+    published: bool = True,
+    redirect_uri: str = REDIRECT,
+    name: str = "Calendar Sync",
+) -> Registered:
+    fields: dict[str, object] = {
+        "name": name,
+        "redirect_uri": redirect_uri,
+        "owner": owner,
+        "server_side": server_side,
+        "published": published,
+    }
     if scopes is not None:
         fields["scopes"] = scopes
     reg = await applications.register(services.store, services.hasher, list(services.settings.scopes), fields)
@@ -63,9 +75,11 @@ async def login(client: Client, username: str = "demo", password: str = "demo") 
     resp = await client.get("/oauth/login")
     assert resp.status == 200
     csrf = field(await resp.text(), "csrf")
-    resp = await client.post("/oauth/login", data={"username": username, "password": password, "csrf": csrf,
-                                                   "next": "/account/authorized-applications"},
-                             allow_redirects=False)
+    resp = await client.post(
+        "/oauth/login",
+        data={"username": username, "password": password, "csrf": csrf, "next": "/account/authorized-applications"},
+        allow_redirects=False,
+    )
     assert resp.status == 303, await resp.text()
 
 
@@ -79,8 +93,12 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def authorize_params(reg: Registered, **extra: str | None) -> dict[str, str]:
-    params = {"response_type": "code", "client_id": reg.client_id, "redirect_uri": reg.app.redirect_uri,
-              "state": "st-123"}
+    params = {
+        "response_type": "code",
+        "client_id": reg.client_id,
+        "redirect_uri": reg.app.redirect_uri,
+        "state": "st-123",
+    }
     for k, v in extra.items():
         if v is None:
             params.pop(k, None)
@@ -95,11 +113,13 @@ async def consent_page(client: Client, reg: Registered, **extra: str | None) -> 
     return await resp.text()
 
 
-async def approve(client: Client, html: str, decision: str = "approve",
-                  headers: dict[str, str] | None = None) -> str:
-    resp = await client.post("/oauth/consent", data={"request_id": field(html, "request_id"),
-                                                     "csrf": field(html, "csrf"), "decision": decision},
-                             headers=headers, allow_redirects=False)
+async def approve(client: Client, html: str, decision: str = "approve", headers: dict[str, str] | None = None) -> str:
+    resp = await client.post(
+        "/oauth/consent",
+        data={"request_id": field(html, "request_id"), "csrf": field(html, "csrf"), "decision": decision},
+        headers=headers,
+        allow_redirects=False,
+    )
     assert resp.status == 303, await resp.text()
     return resp.headers["Location"]
 
@@ -118,16 +138,24 @@ async def get_code(client: Client, reg: Registered, **extra: str | None) -> str:
     return q["code"]
 
 
-async def exchange(client: Client, reg: Registered, code: str, *, verifier: str | None = None,
-                   basic: bool = True, redirect_uri: str | None = None) -> Any:
+async def exchange(
+    client: Client,
+    reg: Registered,
+    code: str,
+    *,
+    verifier: str | None = None,
+    basic: bool = True,
+    redirect_uri: str | None = None,
+) -> Any:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri or reg.app.redirect_uri}
     if verifier is not None:
         data["code_verifier"] = verifier
     return await token_request(client, reg, data, basic=basic)
 
 
-async def token_request(client: Client, reg: Registered, data: dict[str, str], *, basic: bool = True,
-                        path: str = "/oauth/token") -> Any:
+async def token_request(
+    client: Client, reg: Registered, data: dict[str, str], *, basic: bool = True, path: str = "/oauth/token"
+) -> Any:
     headers: dict[str, str] = {}
     data = dict(data)
     if not reg.app.server_side:

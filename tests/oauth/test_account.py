@@ -105,8 +105,9 @@ async def test_html_page_lists_and_revokes_with_a_form(gw: Any) -> None:
     confirm = await resp.text()
     assert "Revoke Calendar &lt;Sync&gt;?" in confirm and "every token it holds for your account" in confirm
     assert await services.store.get_authorization("1001", reg.client_id) is not None
-    m = re.search(r'<form method="post" action="([^"]+/revoke)">\n<input type="hidden" name="csrf" value="([^"]+)">',
-                  confirm)
+    m = re.search(
+        r'<form method="post" action="([^"]+/revoke)">\n<input type="hidden" name="csrf" value="([^"]+)">', confirm
+    )
     assert m
     resp = await client.post(m.group(1), data={"csrf": "forged"}, allow_redirects=False)
     assert resp.status == 403
@@ -122,6 +123,5 @@ async def test_html_page_lists_and_revokes_with_a_form(gw: Any) -> None:
 
 async def test_html_page_without_session_redirects_to_login(gw: Any) -> None:
     client, _ = gw
-    resp = await client.get("/account/authorized-applications", headers={"Accept": "text/html"},
-                            allow_redirects=False)
+    resp = await client.get("/account/authorized-applications", headers={"Accept": "text/html"}, allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"].startswith("/oauth/login?next=")

@@ -22,22 +22,26 @@ def assert_page_headers(resp: Any) -> None:
     assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
 
 
-@pytest.mark.parametrize("redirect_uri", [
-    "https://client.example/cb/",  # trailing slash
-    "https://client.example/cb?x=1",  # extra query
-    "https://client.example:8443/cb",  # another port
-    "http://client.example/cb",  # another scheme
-    # (Host case and a default port are the same URI after RFC 3986 normalisation: see test_redirect_uri_pages.py.)
-    "https://client.example/c",  # prefix
-    "https://evil.example/cb",
-    "https://client.example/cb#frag",
-])
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://client.example/cb/",  # trailing slash
+        "https://client.example/cb?x=1",  # extra query
+        "https://client.example:8443/cb",  # another port
+        "http://client.example/cb",  # another scheme
+        # (Host case and a default port are the same URI after RFC 3986 normalisation: see test_redirect_uri_pages.py.)
+        "https://client.example/c",  # prefix
+        "https://evil.example/cb",
+        "https://client.example/cb#frag",
+    ],
+)
 async def test_redirect_uri_must_match_exactly_else_error_page(gw: Any, redirect_uri: str) -> None:
     client, services = gw
     reg = await register(services)
     await login(client)
-    resp = await client.get("/oauth/authorize", params=authorize_params(reg, redirect_uri=redirect_uri),
-                            allow_redirects=False)
+    resp = await client.get(
+        "/oauth/authorize", params=authorize_params(reg, redirect_uri=redirect_uri), allow_redirects=False
+    )
     assert resp.status == 400
     assert "Location" not in resp.headers
     assert resp.content_type == "text/html"
@@ -50,8 +54,7 @@ async def test_missing_redirect_uri_means_the_one_registered(gw: Any) -> None:
     to sign-in; the code lands at the registered URI: tests/oauth/test_public_clients.py)."""
     client, services = gw
     reg = await register(services)
-    resp = await client.get("/oauth/authorize", params=authorize_params(reg, redirect_uri=None),
-                            allow_redirects=False)
+    resp = await client.get("/oauth/authorize", params=authorize_params(reg, redirect_uri=None), allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"].startswith("/oauth/login?")
 
 
@@ -59,8 +62,9 @@ async def test_missing_redirect_uri_means_the_one_registered(gw: Any) -> None:
 async def test_unknown_client_is_an_error_page_never_a_redirect(gw: Any, client_id: str | None) -> None:
     client, services = gw
     reg = await register(services)
-    resp = await client.get("/oauth/authorize", params=authorize_params(reg, client_id=client_id),
-                            allow_redirects=False)
+    resp = await client.get(
+        "/oauth/authorize", params=authorize_params(reg, client_id=client_id), allow_redirects=False
+    )
     assert resp.status == 400
     assert "Location" not in resp.headers
     assert "client_id" in await resp.text()
@@ -74,18 +78,22 @@ async def test_repeated_client_id_is_an_error_page(gw: Any) -> None:
     assert resp.status == 400 and "Location" not in resp.headers
 
 
-@pytest.mark.parametrize(("extra", "error", "mentions"), [
-    ({"response_type": "token"}, "unsupported_response_type", "response_type"),
-    ({"response_type": None}, "invalid_request", "response_type"),
-    ({"scope": "events:read nosuch:scope"}, "invalid_scope", "nosuch:scope"),
-    ({"scope": "events:read  contacts:read"}, "invalid_scope", "scope"),
-    ({"code_challenge": "a" * 43, "code_challenge_method": "plain"}, "invalid_request", "code_challenge_method"),
-    ({"code_challenge": "a" * 43}, "invalid_request", "code_challenge_method"),
-    ({"code_challenge": "short", "code_challenge_method": "S256"}, "invalid_request", "code_challenge"),
-    ({"code_challenge_method": "S256"}, "invalid_request", "code_challenge"),
-])
-async def test_other_errors_redirect_with_error_state_and_iss(gw: Any, extra: dict[str, str | None], error: str,
-                                                             mentions: str) -> None:
+@pytest.mark.parametrize(
+    ("extra", "error", "mentions"),
+    [
+        ({"response_type": "token"}, "unsupported_response_type", "response_type"),
+        ({"response_type": None}, "invalid_request", "response_type"),
+        ({"scope": "events:read nosuch:scope"}, "invalid_scope", "nosuch:scope"),
+        ({"scope": "events:read  contacts:read"}, "invalid_scope", "scope"),
+        ({"code_challenge": "a" * 43, "code_challenge_method": "plain"}, "invalid_request", "code_challenge_method"),
+        ({"code_challenge": "a" * 43}, "invalid_request", "code_challenge_method"),
+        ({"code_challenge": "short", "code_challenge_method": "S256"}, "invalid_request", "code_challenge"),
+        ({"code_challenge_method": "S256"}, "invalid_request", "code_challenge"),
+    ],
+)
+async def test_other_errors_redirect_with_error_state_and_iss(
+    gw: Any, extra: dict[str, str | None], error: str, mentions: str
+) -> None:
     client, services = gw
     reg = await register(services)
     await login(client)
@@ -103,8 +111,9 @@ async def test_other_errors_redirect_with_error_state_and_iss(gw: Any, extra: di
 async def test_error_redirect_without_state_has_no_state(gw: Any) -> None:
     client, services = gw
     reg = await register(services)
-    resp = await client.get("/oauth/authorize", params=authorize_params(reg, state=None, response_type="token"),
-                            allow_redirects=False)
+    resp = await client.get(
+        "/oauth/authorize", params=authorize_params(reg, state=None, response_type="token"), allow_redirects=False
+    )
     q = query_of(resp.headers["Location"])
     assert "state" not in q and q["iss"] == ISSUER
 
@@ -113,8 +122,9 @@ async def test_scope_not_ticked_on_the_app_is_rejected_not_dropped(gw: Any) -> N
     client, services = gw
     reg = await register(services, scopes=["events:read"])
     await login(client)
-    resp = await client.get("/oauth/authorize", params=authorize_params(reg, scope="events:read contacts:read"),
-                            allow_redirects=False)
+    resp = await client.get(
+        "/oauth/authorize", params=authorize_params(reg, scope="events:read contacts:read"), allow_redirects=False
+    )
     q = query_of(resp.headers["Location"])
     assert q["error"] == "invalid_scope" and "contacts:read" in q["error_description"]
 
@@ -122,8 +132,9 @@ async def test_scope_not_ticked_on_the_app_is_rejected_not_dropped(gw: Any) -> N
 async def test_list_alias_with_unticked_scope_is_rejected(make_gateway: Any, echo_upstream: Any) -> None:
     from tests.oauth.helpers import STATIC_LOGIN
 
-    client, services = await make_gateway(echo_upstream.url, login=STATIC_LOGIN,
-                                          scope_aliases={"api": "*", "read": ["events:read", "contacts:read"]})
+    client, services = await make_gateway(
+        echo_upstream.url, login=STATIC_LOGIN, scope_aliases={"api": "*", "read": ["events:read", "contacts:read"]}
+    )
     reg = await register(services, scopes=["events:read"])
     await login(client)
     resp = await client.get("/oauth/authorize", params=authorize_params(reg, scope="read"), allow_redirects=False)
@@ -144,8 +155,11 @@ async def test_public_client_with_plain_pkce_is_refused(gw: Any) -> None:
     reg = await register(services, server_side=False)
     await login(client)
     verifier, _ = pkce_pair()
-    resp = await client.get("/oauth/authorize", params=authorize_params(
-        reg, code_challenge=verifier[:43], code_challenge_method="plain"), allow_redirects=False)
+    resp = await client.get(
+        "/oauth/authorize",
+        params=authorize_params(reg, code_challenge=verifier[:43], code_challenge_method="plain"),
+        allow_redirects=False,
+    )
     q = query_of(resp.headers["Location"])
     assert q["error"] == "invalid_request" and "S256" in q["error_description"]
 
@@ -190,7 +204,7 @@ async def test_published_app_any_user_may_authorize(gw: Any) -> None:
     reg = await register(services, owner="1001", published=True)
     await login(client, "alice", "alice-password-1")
     html = await consent_page(client, reg)
-    assert "Signed in as <strong id=\"consent-user\">alice</strong>" in html
+    assert 'Signed in as <strong id="consent-user">alice</strong>' in html
     assert "Registered by <strong>demo</strong>" in html
 
 
@@ -218,7 +232,6 @@ async def test_existing_redirect_uri_query_is_kept(gw: Any) -> None:
     client, services = gw
     reg = await register(services, redirect_uri="https://client.example/cb?tenant=7")
     await login(client)
-    resp = await client.get("/oauth/authorize", params=authorize_params(reg, response_type="x"),
-                            allow_redirects=False)
+    resp = await client.get("/oauth/authorize", params=authorize_params(reg, response_type="x"), allow_redirects=False)
     q = query_of(resp.headers["Location"])
     assert q["tenant"] == "7" and q["error"] == "unsupported_response_type"

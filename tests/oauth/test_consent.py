@@ -22,8 +22,11 @@ async def test_wrong_csrf_is_refused_and_grants_nothing(gw: Any) -> None:
     reg = await register(services)
     await login(client)
     html = await consent_page(client, reg)
-    resp = await client.post("/oauth/consent", data={"request_id": field(html, "request_id"), "csrf": "forged",
-                                                     "decision": "approve"}, allow_redirects=False)
+    resp = await client.post(
+        "/oauth/consent",
+        data={"request_id": field(html, "request_id"), "csrf": "forged", "decision": "approve"},
+        allow_redirects=False,
+    )
     assert resp.status == 403 and "Location" not in resp.headers
     assert await services.store.get_authorization("1001", reg.client_id) is None
 
@@ -33,8 +36,9 @@ async def test_missing_csrf_is_refused(gw: Any) -> None:
     reg = await register(services)
     await login(client)
     html = await consent_page(client, reg)
-    resp = await client.post("/oauth/consent", data={"request_id": field(html, "request_id"),
-                                                     "decision": "approve"}, allow_redirects=False)
+    resp = await client.post(
+        "/oauth/consent", data={"request_id": field(html, "request_id"), "decision": "approve"}, allow_redirects=False
+    )
     assert resp.status == 403
 
 
@@ -43,11 +47,20 @@ async def test_added_hidden_fields_change_nothing(gw: Any) -> None:
     reg = await register(services)
     await login(client)
     html = await consent_page(client, reg, scope="events:read")
-    resp = await client.post("/oauth/consent", data={
-        "request_id": field(html, "request_id"), "csrf": field(html, "csrf"), "decision": "approve",
-        "scope": "contacts:read messaging:send", "redirect_uri": "https://evil.example/cb", "client_id": "other",
-        "state": "forged", "user_id": "2002",
-    }, allow_redirects=False)
+    resp = await client.post(
+        "/oauth/consent",
+        data={
+            "request_id": field(html, "request_id"),
+            "csrf": field(html, "csrf"),
+            "decision": "approve",
+            "scope": "contacts:read messaging:send",
+            "redirect_uri": "https://evil.example/cb",
+            "client_id": "other",
+            "state": "forged",
+            "user_id": "2002",
+        },
+        allow_redirects=False,
+    )
     assert resp.status == 303
     location = resp.headers["Location"]
     assert location.startswith("https://client.example/cb?")
@@ -63,9 +76,11 @@ async def test_decision_is_single_use(gw: Any) -> None:
     await login(client)
     html = await consent_page(client, reg)
     await approve(client, html)
-    resp = await client.post("/oauth/consent", data={"request_id": field(html, "request_id"),
-                                                     "csrf": field(html, "csrf"), "decision": "approve"},
-                             allow_redirects=False)
+    resp = await client.post(
+        "/oauth/consent",
+        data={"request_id": field(html, "request_id"), "csrf": field(html, "csrf"), "decision": "approve"},
+        allow_redirects=False,
+    )
     assert resp.status == 400 and "Location" not in resp.headers
 
 
@@ -79,9 +94,15 @@ async def test_pending_request_of_another_session_is_refused(gw: Any) -> None:
     try:
         await login(other, "alice", "alice-password-1")
         attacker_html = await consent_page(other, reg)
-        resp = await other.post("/oauth/consent", data={"request_id": field(victim_html, "request_id"),
-                                                        "csrf": field(attacker_html, "csrf"),
-                                                        "decision": "approve"}, allow_redirects=False)
+        resp = await other.post(
+            "/oauth/consent",
+            data={
+                "request_id": field(victim_html, "request_id"),
+                "csrf": field(attacker_html, "csrf"),
+                "decision": "approve",
+            },
+            allow_redirects=False,
+        )
         assert resp.status == 403
     finally:
         await other.close()
@@ -94,9 +115,11 @@ async def test_consent_without_session_is_refused(gw: Any) -> None:
     await login(client)
     html = await consent_page(client, reg)
     client.session.cookie_jar.clear()
-    resp = await client.post("/oauth/consent", data={"request_id": field(html, "request_id"),
-                                                     "csrf": field(html, "csrf"), "decision": "approve"},
-                             allow_redirects=False)
+    resp = await client.post(
+        "/oauth/consent",
+        data={"request_id": field(html, "request_id"), "csrf": field(html, "csrf"), "decision": "approve"},
+        allow_redirects=False,
+    )
     assert resp.status == 400 and "Location" not in resp.headers
 
 
@@ -115,8 +138,7 @@ async def test_unticked_between_page_and_approval_is_not_granted(gw: Any) -> Non
     reg = await register(services, scopes=["events:read", "contacts:read"])
     await login(client)
     html = await consent_page(client, reg)
-    await applications.edit(services.store, list(services.settings.scopes), reg.client_id,
-                            {"scopes": ["events:read"]})
+    await applications.edit(services.store, list(services.settings.scopes), reg.client_id, {"scopes": ["events:read"]})
     await approve(client, html)
     auth = await services.store.get_authorization("1001", reg.client_id)
     assert auth is not None and auth.scopes == ("events:read",)
@@ -127,7 +149,9 @@ async def test_consent_posts_with_wrong_content_type_are_refused(gw: Any) -> Non
     reg = await register(services)
     await login(client)
     html = await consent_page(client, reg)
-    resp = await client.post("/oauth/consent", json={"request_id": field(html, "request_id"),
-                                                     "csrf": field(html, "csrf"), "decision": "approve"},
-                             allow_redirects=False)
+    resp = await client.post(
+        "/oauth/consent",
+        json={"request_id": field(html, "request_id"), "csrf": field(html, "csrf"), "decision": "approve"},
+        allow_redirects=False,
+    )
     assert resp.status == 400

@@ -36,8 +36,15 @@ async def new_form(client: Any) -> str:
     return str(await resp.text())
 
 
-def form_data(page: str, *, name: str = "Calendar Sync", redirect_uri: str = REDIRECT, server_side: bool = True,
-              scopes: list[str] | None = None, catalog: list[str] | None = None) -> list[tuple[str, str]]:
+def form_data(
+    page: str,
+    *,
+    name: str = "Calendar Sync",
+    redirect_uri: str = REDIRECT,
+    server_side: bool = True,
+    scopes: list[str] | None = None,
+    catalog: list[str] | None = None,
+) -> list[tuple[str, str]]:
     data = [("csrf", field(page, "csrf")), ("name", name), ("redirect_uri", redirect_uri)]
     if 'name="form_id"' in page:
         data.append(("form_id", field(page, "form_id")))
@@ -85,8 +92,15 @@ async def audit_actions(services: Any) -> list[dict[str, Any]]:
 
 
 async def mint(services: Any, client_id: str, scopes: list[str], user_id: str = "1001") -> str:
-    issued = await start_grant(services.store, services.hasher, client_id=client_id, user_id=user_id,
-                               scopes=scopes, access_ttl=600, refresh_ttl=3600)
+    issued = await start_grant(
+        services.store,
+        services.hasher,
+        client_id=client_id,
+        user_id=user_id,
+        scopes=scopes,
+        access_ttl=600,
+        refresh_ttl=3600,
+    )
     return issued.access_token
 
 
@@ -108,9 +122,11 @@ async def test_login_next_returns_to_the_developer_page(gw: Any) -> None:
     client, _ = gw
     resp = await client.get("/oauth/login", params={"next": PATH})
     page = await resp.text()
-    resp = await client.post("/oauth/login", data={"username": "demo", "password": "demo",
-                                                   "csrf": field(page, "csrf"), "next": PATH},
-                             allow_redirects=False)
+    resp = await client.post(
+        "/oauth/login",
+        data={"username": "demo", "password": "demo", "csrf": field(page, "csrf"), "next": PATH},
+        allow_redirects=False,
+    )
     assert resp.status == 303 and resp.headers["Location"] == PATH
 
 
@@ -148,13 +164,15 @@ async def test_list_page_has_register_button_and_nav_to_authorized_apps(gw: Any)
     assert f'href="{PATH}"' in other
 
 
-async def test_create_through_the_form_shows_client_id_and_secret_once(make_gateway: Any, echo_upstream: Any,
-                                                                       redis_url: str) -> None:
+async def test_create_through_the_form_shows_client_id_and_secret_once(
+    make_gateway: Any, echo_upstream: Any, redis_url: str
+) -> None:
     client, services = await make_gateway(echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN)
     await login(client)
     page = await new_form(client)
-    resp = await client.post(PATH, data=form_data(page, scopes=["events:read", "contacts:read"]),
-                             headers=HTML, allow_redirects=False)
+    resp = await client.post(
+        PATH, data=form_data(page, scopes=["events:read", "contacts:read"]), headers=HTML, allow_redirects=False
+    )
     assert resp.status == 200, await resp.text()  # rendered in the POST response, never via a redirect
     assert_page_headers(resp)
     created = await resp.text()
@@ -166,7 +184,12 @@ async def test_create_through_the_form_shows_client_id_and_secret_once(make_gate
     app = await services.store.get_app(client_id)
     assert app is not None
     assert (app.name, app.redirect_uri, app.owner, app.server_side, app.published) == (
-        "Calendar Sync", REDIRECT, "1001", True, False)
+        "Calendar Sync",
+        REDIRECT,
+        "1001",
+        True,
+        False,
+    )
     assert app.scopes == ("contacts:read", "events:read")  # catalog order
     assert services.hasher.hash(secret) in await services.store.secret_hashes(client_id)
     # The row is in the list right under the banner.
@@ -183,8 +206,12 @@ async def test_create_through_the_form_shows_client_id_and_secret_once(make_gate
         for key in raw.scan_iter(count=1000):
             assert secret not in key
             kind = raw.type(key)
-            value = {"string": raw.get, "hash": raw.hgetall, "set": raw.smembers,
-                     "stream": lambda k: raw.xrange(k)}.get(kind, lambda k: "")(key)
+            value = {
+                "string": raw.get,
+                "hash": raw.hgetall,
+                "set": raw.smembers,
+                "stream": lambda k: raw.xrange(k),
+            }.get(kind, lambda k: "")(key)
             assert secret not in str(value)
     finally:
         raw.close()
@@ -196,8 +223,11 @@ async def test_create_through_the_form_shows_client_id_and_secret_once(make_gate
     reg = HelperRegistered(app, secret)
     body = await full_flow(client, reg, scope="events:read")
     assert body["scope"] == "events:read"
-    resp = await token_request(client, HelperRegistered(app, "sgcs_wrong"), {"grant_type": "refresh_token",
-                               "refresh_token": body["refresh_token"]})
+    resp = await token_request(
+        client,
+        HelperRegistered(app, "sgcs_wrong"),
+        {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+    )
     assert resp.status == 401
 
 
@@ -237,8 +267,13 @@ async def test_validation_errors_rerender_the_form_with_input_kept_and_the_field
     client, services = gw
     await login(client)
     page = await new_form(client)
-    typed = form_data(page, name="My <Sync> App", redirect_uri="http://client.example/cb", server_side=False,
-                      scopes=["events:read", "messaging:send"])
+    typed = form_data(
+        page,
+        name="My <Sync> App",
+        redirect_uri="http://client.example/cb",
+        server_side=False,
+        scopes=["events:read", "messaging:send"],
+    )
     resp = await client.post(PATH, data=typed, headers=HTML)
     assert resp.status == 422
     assert_page_headers(resp)
@@ -262,8 +297,11 @@ async def test_validation_errors_rerender_the_form_with_input_kept_and_the_field
     assert checked_scopes(text) == []
 
     # Fixing the field then works with the same form.
-    resp = await client.post(PATH, data=form_data(page, name="My Sync", redirect_uri="http://127.0.0.1:9/cb",
-                                                  scopes=["events:read"]), headers=HTML)
+    resp = await client.post(
+        PATH,
+        data=form_data(page, name="My Sync", redirect_uri="http://127.0.0.1:9/cb", scopes=["events:read"]),
+        headers=HTML,
+    )
     assert resp.status == 200
     shown_credentials(await resp.text())
 
@@ -287,14 +325,19 @@ async def test_json_create_returns_the_secret_once_and_validates(gw: Any) -> Non
     assert defaults["scopes"] == list(services.settings.scopes) and defaults["server_side"] is True
     assert defaults["client_secret"].startswith("sgcs_") and defaults["client_type"] == "confidential"
 
-    bad = await client.post(PATH, json={"name": "", "redirect_uri": "ftp://x", "owner": "2002",
-                                        "published": True, "scopes": ["nope:read"]},
-                            headers={**JSON, "X-CSRF-Token": csrf})
+    bad = await client.post(
+        PATH,
+        json={"name": "", "redirect_uri": "ftp://x", "owner": "2002", "published": True, "scopes": ["nope:read"]},
+        headers={**JSON, "X-CSRF-Token": csrf},
+    )
     assert bad.status == 422
     fields = (await bad.json())["fields"]
     assert fields["owner"] == "cannot be changed" and fields["published"] == "cannot be changed"
-    bad = await client.post(PATH, json={"name": "", "redirect_uri": "ftp://x", "scopes": ["nope:read"]},
-                            headers={**JSON, "X-CSRF-Token": csrf})
+    bad = await client.post(
+        PATH,
+        json={"name": "", "redirect_uri": "ftp://x", "scopes": ["nope:read"]},
+        headers={**JSON, "X-CSRF-Token": csrf},
+    )
     fields = (await bad.json())["fields"]
     assert set(fields) == {"name", "redirect_uri", "scopes"}
     assert len(await services.store.list_apps("1001")) == 2
@@ -316,8 +359,7 @@ async def test_every_change_needs_the_csrf_token(gw: Any) -> None:
         assert (await client.post(PATH, data=data, headers=HTML)).status == 403
         assert (await client.post(f"{PATH}/{cid}", data=data, headers=HTML)).status == 403
         delete_data = [(k, v) for k, v in data if k == "csrf"]
-        assert (await client.post(f"{PATH}/{cid}/delete", data=delete_data or {"x": "1"},
-                                  headers=HTML)).status == 403
+        assert (await client.post(f"{PATH}/{cid}/delete", data=delete_data or {"x": "1"}, headers=HTML)).status == 403
     for headers in ({**JSON}, {**JSON, "X-CSRF-Token": "forged"}):
         assert (await client.post(PATH, json={"name": "x", "redirect_uri": REDIRECT}, headers=headers)).status == 403
         assert (await client.patch(f"{PATH}/{cid}", json={"name": "Changed"}, headers=headers)).status == 403
@@ -343,12 +385,14 @@ async def test_only_the_owner_sees_or_changes_an_application(gw: Any) -> None:
     resp = await client.get(f"{PATH}/{cid}", headers=HTML)
     assert resp.status == 404 and "Alice Tool" not in await resp.text()
     assert (await client.get(f"{PATH}/{cid}/delete", headers=HTML)).status == 404
-    assert (await client.patch(f"{PATH}/{cid}", json={"name": "Mine"},
-                               headers={**JSON, "X-CSRF-Token": csrf})).status == 404
+    assert (
+        await client.patch(f"{PATH}/{cid}", json={"name": "Mine"}, headers={**JSON, "X-CSRF-Token": csrf})
+    ).status == 404
     assert (await client.delete(f"{PATH}/{cid}", headers={**JSON, "X-CSRF-Token": csrf})).status == 404
     edit_page = await new_form(client)
-    assert (await client.post(f"{PATH}/{cid}", data=form_data(edit_page, name="Mine", scopes=["events:read"]),
-                              headers=HTML)).status == 404
+    assert (
+        await client.post(f"{PATH}/{cid}", data=form_data(edit_page, name="Mine", scopes=["events:read"]), headers=HTML)
+    ).status == 404
     assert (await client.post(f"{PATH}/{cid}/delete", data={"csrf": csrf}, headers=HTML)).status == 404
     # An unknown id answers exactly like someone else's.
     unknown = await client.get(f"{PATH}/nosuchclient", headers=JSON)
@@ -364,8 +408,9 @@ async def test_edit_form_changes_fields_but_keeps_client_id_and_secret(gw: Any) 
     client, services = gw
     await login(client)
     page = await new_form(client)
-    created = await (await client.post(PATH, data=form_data(page, catalog=list(services.settings.scopes)),
-                                       headers=HTML)).text()
+    created = await (
+        await client.post(PATH, data=form_data(page, catalog=list(services.settings.scopes)), headers=HTML)
+    ).text()
     cid, secret = shown_credentials(created)
     hashes = await services.store.secret_hashes(cid)
 
@@ -376,8 +421,13 @@ async def test_edit_form_changes_fields_but_keeps_client_id_and_secret(gw: Any) 
     assert checked_scopes(edit) == list(services.settings.scopes)
     assert 'id="client-id">' + cid in edit and secret not in edit
     assert "Every access token issued to this application is revoked immediately" in edit
-    data = form_data(edit, name="Calendar Sync 2", redirect_uri="https://client.example/cb2", server_side=False,
-                     scopes=["contacts:read", "events:read"])
+    data = form_data(
+        edit,
+        name="Calendar Sync 2",
+        redirect_uri="https://client.example/cb2",
+        server_side=False,
+        scopes=["contacts:read", "events:read"],
+    )
     resp = await client.post(f"{PATH}/{cid}", data=data, headers=HTML, allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == f"{PATH}?done=updated"
     listed = await (await client.get(resp.headers["Location"], headers=HTML)).text()
@@ -386,7 +436,12 @@ async def test_edit_form_changes_fields_but_keeps_client_id_and_secret(gw: Any) 
     app = await services.store.get_app(cid)
     assert app is not None
     assert (app.client_id, app.name, app.redirect_uri, app.server_side, app.scopes) == (
-        cid, "Calendar Sync 2", "https://client.example/cb2", False, ("contacts:read", "events:read"))
+        cid,
+        "Calendar Sync 2",
+        "https://client.example/cb2",
+        False,
+        ("contacts:read", "events:read"),
+    )
     assert hashes and await services.store.secret_hashes(cid) == []  # Server-Side off: the secret is deleted
     [event] = [e for e in await audit_actions(services) if e.get("action") == "application.updated"]
     assert event["actor"] == "user:1001" and event["client_id"] == cid
@@ -399,8 +454,11 @@ async def test_edit_validation_error_keeps_input(gw: Any) -> None:
     await login(client)
     cid = (await create_json(client, await csrf_of(client), scopes=["events:read"]))["client_id"]
     edit = await (await client.get(f"{PATH}/{cid}", headers=HTML)).text()
-    resp = await client.post(f"{PATH}/{cid}", data=form_data(edit, name="Renamed", redirect_uri="https://x/#frag",
-                                                             scopes=["lists:read"]), headers=HTML)
+    resp = await client.post(
+        f"{PATH}/{cid}",
+        data=form_data(edit, name="Renamed", redirect_uri="https://x/#frag", scopes=["lists:read"]),
+        headers=HTML,
+    )
     assert resp.status == 422
     text = await resp.text()
     assert 'id="redirect_uri-error">Redirect URI must not have a fragment.</p>' in text
@@ -424,8 +482,15 @@ async def test_json_patch_and_post_edit(gw: Any) -> None:
     assert body["scopes"] == ["contacts:read", "events:read"] and "client_secret" not in body
     resp = await client.post(f"{PATH}/{cid}", json={"scopes": ["events:read"]}, headers=hdrs)
     assert resp.status == 200 and (await resp.json())["scopes"] == ["events:read"]
-    for bad in ({"client_id": "x"}, {"client_secret": "x"}, {"owner": "2002"}, {"published": True},
-                {"colour": "red"}, {"scopes": []}, {"redirect_uri": "http://example.com/cb"}):
+    for bad in (
+        {"client_id": "x"},
+        {"client_secret": "x"},
+        {"owner": "2002"},
+        {"published": True},
+        {"colour": "red"},
+        {"scopes": []},
+        {"redirect_uri": "http://example.com/cb"},
+    ):
         resp = await client.patch(f"{PATH}/{cid}", json=bad, headers=hdrs)
         assert resp.status == 422, bad
         assert set((await resp.json())["fields"]) == set(bad)
@@ -444,8 +509,9 @@ async def test_unticking_a_scope_takes_effect_on_a_live_token_at_once(gw: Any) -
     assert (await client.get("/v1/contacts", headers=bearer)).status == 200
 
     edit = await (await client.get(f"{PATH}/{cid}", headers=HTML)).text()
-    resp = await client.post(f"{PATH}/{cid}", data=form_data(edit, scopes=["contacts:read"]), headers=HTML,
-                             allow_redirects=False)
+    resp = await client.post(
+        f"{PATH}/{cid}", data=form_data(edit, scopes=["contacts:read"]), headers=HTML, allow_redirects=False
+    )
     assert resp.status == 303
     denied = await client.get("/v1/events", headers=bearer)
     assert denied.status == 403
@@ -453,8 +519,9 @@ async def test_unticking_a_scope_takes_effect_on_a_live_token_at_once(gw: Any) -
     assert (await client.get("/v1/contacts", headers=bearer)).status == 200
 
     # Ticking it again brings it back (the token still carries it).
-    resp = await client.patch(f"{PATH}/{cid}", json={"scopes": ["events:read", "contacts:read"]},
-                              headers={**JSON, "X-CSRF-Token": csrf})
+    resp = await client.patch(
+        f"{PATH}/{cid}", json={"scopes": ["events:read", "contacts:read"]}, headers={**JSON, "X-CSRF-Token": csrf}
+    )
     assert resp.status == 200
     assert (await client.get("/v1/events", headers=bearer)).status == 200
 
@@ -479,8 +546,9 @@ async def test_delete_from_the_edit_screen_confirms_then_revokes_tokens_at_once(
     assert "Every access token issued to this application is revoked immediately" in confirm
     assert await services.store.get_app(cid) is not None  # the confirmation page changes nothing
 
-    resp = await client.post(f"{PATH}/{cid}/delete", data={"csrf": field(confirm, "csrf")}, headers=HTML,
-                             allow_redirects=False)
+    resp = await client.post(
+        f"{PATH}/{cid}/delete", data={"csrf": field(confirm, "csrf")}, headers=HTML, allow_redirects=False
+    )
     assert resp.status == 303 and resp.headers["Location"] == f"{PATH}?done=deleted"
     assert (await client.get("/v1/events", headers=bearer)).status == 401
     assert await services.store.get_app(cid) is None
@@ -513,7 +581,10 @@ async def test_json_delete_revokes_the_full_flow_tokens(gw: Any) -> None:
     resp = await client.delete(f"{PATH}/{app.client_id}", headers={**JSON, "X-CSRF-Token": csrf})
     assert resp.status == 200 and (await resp.json())["deleted"] is True
     assert (await client.get("/v1/events", headers=bearer)).status == 401
-    refreshed = await token_request(client, HelperRegistered(app, created["client_secret"]),
-                                    {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
+    refreshed = await token_request(
+        client,
+        HelperRegistered(app, created["client_secret"]),
+        {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+    )
     assert refreshed.status in (400, 401)
     assert (await client.delete(f"{PATH}/{app.client_id}", headers={**JSON, "X-CSRF-Token": csrf})).status == 404

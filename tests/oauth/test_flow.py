@@ -94,10 +94,19 @@ async def test_reauthorization_of_granted_scopes_skips_consent(gw: Any) -> None:
     await login(client)
     await full_flow(client, reg, scope="events:read events:write")
     verifier, challenge = pkce_pair()
-    resp = await client.get("/oauth/authorize", params={
-        "response_type": "code", "client_id": reg.client_id, "redirect_uri": reg.app.redirect_uri,
-        "scope": "events:read", "state": "again", "code_challenge": challenge, "code_challenge_method": "S256",
-    }, allow_redirects=False)
+    resp = await client.get(
+        "/oauth/authorize",
+        params={
+            "response_type": "code",
+            "client_id": reg.client_id,
+            "redirect_uri": reg.app.redirect_uri,
+            "scope": "events:read",
+            "state": "again",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+        allow_redirects=False,
+    )
     assert resp.status == 302
     q = query_of(resp.headers["Location"])
     assert q["state"] == "again"
@@ -118,8 +127,7 @@ async def test_consent_records_authorization_and_audit(gw: Any) -> None:
     auth = await services.store.get_authorization("1001", reg.client_id)
     assert auth is not None and auth.scopes == ("events:read",)
     events = await services.store.read_audit()
-    assert any(e.get("action") == "authorization.granted" and e.get("client_id") == reg.client_id
-               for e in events)
+    assert any(e.get("action") == "authorization.granted" and e.get("client_id") == reg.client_id for e in events)
 
 
 async def test_refresh_rotates_and_new_tokens_work(gw: Any) -> None:

@@ -18,8 +18,13 @@ HTML = {"Accept": "text/html"}
 
 async def test_consent_names_user_redirect_origin_and_owner(gw: Any) -> None:
     client, services = gw
-    theirs = await register(services, owner="2002", published=True, name="Alice's Planner",
-                            redirect_uri="https://planner.example:8443/oauth/cb?x=1")
+    theirs = await register(
+        services,
+        owner="2002",
+        published=True,
+        name="Alice's Planner",
+        redirect_uri="https://planner.example:8443/oauth/cb?x=1",
+    )
     await login(client)  # demo (user id 1001)
     html = await consent_page(client, theirs)
     assert 'Signed in as <strong id="consent-user">demo</strong>' in html
@@ -39,17 +44,24 @@ async def test_every_signed_in_page_has_a_sign_out_form_that_works(gw: Any) -> N
     reg = await register(services, owner="1001")
     await login(client)
     await full_flow(client, reg, scope="events:read")
-    pages = ["/account/authorized-applications", f"/account/authorized-applications/{reg.client_id}/revoke",
-             "/account/developer/applications", "/account/developer/applications/new",
-             f"/account/developer/applications/{reg.client_id}",
-             f"/account/developer/applications/{reg.client_id}/delete"]
+    pages = [
+        "/account/authorized-applications",
+        f"/account/authorized-applications/{reg.client_id}/revoke",
+        "/account/developer/applications",
+        "/account/developer/applications/new",
+        f"/account/developer/applications/{reg.client_id}",
+        f"/account/developer/applications/{reg.client_id}/delete",
+    ]
     for path in pages:
         resp = await client.get(path, headers=HTML)
         html = await resp.text()
         assert resp.status == 200, path
-        assert 'Signed in as <strong>demo</strong>' in html, path
-        assert re.search(r'<form method="post" action="/oauth/logout"><input type="hidden" name="csrf" '
-                         r'value="[^"]+"><button type="submit" class="secondary">Sign out</button></form>', html), path
+        assert "Signed in as <strong>demo</strong>" in html, path
+        assert re.search(
+            r'<form method="post" action="/oauth/logout"><input type="hidden" name="csrf" '
+            r'value="[^"]+"><button type="submit" class="secondary">Sign out</button></form>',
+            html,
+        ), path
     html = await (await client.get(pages[0], headers=HTML)).text()
     resp = await client.post("/oauth/logout", data={"csrf": field(html, "csrf")}, allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/oauth/login"
@@ -61,8 +73,9 @@ async def test_wrong_password_keeps_the_username(gw: Any) -> None:
     client, _ = gw
     html = await (await client.get("/oauth/login")).text()
     assert 'name="username" value=""' in html
-    resp = await client.post("/oauth/login", data={"username": "demo<x>", "password": "wrong",
-                                                   "csrf": field(html, "csrf"), "next": ""})
+    resp = await client.post(
+        "/oauth/login", data={"username": "demo<x>", "password": "wrong", "csrf": field(html, "csrf"), "next": ""}
+    )
     assert resp.status == 401
     html = await resp.text()
     assert 'name="username" value="demo&lt;x&gt;"' in html  # kept, escaped
@@ -105,28 +118,30 @@ async def test_authorized_applications_columns_and_json(gw: Any) -> None:
     assert heads == ["Application", "Scopes", "Account", "Authorized by", "Authorized", "Last Used"]
     assert '<table class="apps">' in html  # the OAuth Applications table style
     assert "View your contacts" in html and "Never" in html
-    body = await (await client.get("/account/authorized-applications",
-                                   headers={"Accept": "application/json"})).json()
+    body = await (await client.get("/account/authorized-applications", headers={"Accept": "application/json"})).json()
     row = body["applications"][0]
     assert row["account_id"] == "1001" and row["authorized_by"] == "1001"
 
 
-async def test_upstream_session_account_id_is_shown(make_gateway: Any, echo_upstream: Any,
-                                                    aiohttp_server: Any) -> None:
+async def test_upstream_session_account_id_is_shown(make_gateway: Any, echo_upstream: Any, aiohttp_server: Any) -> None:
     async def session(request: web.Request) -> web.Response:
         return web.json_response({"user_id": 3003, "account_id": "acct-77"})
 
     up = web.Application()
     up.router.add_get("/api/session", session)
     server = await aiohttp_server(up)
-    client, services = await make_gateway(echo_upstream.url, login={
-        "mode": "upstream_session", "session_url": str(server.make_url("/api/session")),
-        "login_url": "https://app.apptoto.example/login"})
+    client, services = await make_gateway(
+        echo_upstream.url,
+        login={
+            "mode": "upstream_session",
+            "session_url": str(server.make_url("/api/session")),
+            "login_url": "https://app.apptoto.example/login",
+        },
+    )
     reg = await register(services, owner="3003")
     await full_flow(client, reg, scope="events:read")
     html = await (await client.get("/account/authorized-applications", headers=HTML)).text()
     assert 'Your account <span class="badge">acct-77</span>' in html
-    assert "You (3003)" in html and 'Signed in as <strong>3003</strong>' in html
-    body = await (await client.get("/account/authorized-applications",
-                                   headers={"Accept": "application/json"})).json()
+    assert "You (3003)" in html and "Signed in as <strong>3003</strong>" in html
+    body = await (await client.get("/account/authorized-applications", headers={"Accept": "application/json"})).json()
     assert body["applications"][0]["account_id"] == "acct-77"

@@ -33,20 +33,34 @@ ACTOR = Actor("test", "")
 # --- redirect URIs by kind ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("uri", "normalized"), [
-    ("com.example.app:/oauth2redirect", "com.example.app:/oauth2redirect"),
-    ("COM.Example.App:/cb?x=1", "com.example.app:/cb?x=1"),
-    ("http://127.0.0.1/cb", "http://127.0.0.1/cb"),
-    ("http://[::1]:3000/cb", "http://[::1]:3000/cb"),
-])
+@pytest.mark.parametrize(
+    ("uri", "normalized"),
+    [
+        ("com.example.app:/oauth2redirect", "com.example.app:/oauth2redirect"),
+        ("COM.Example.App:/cb?x=1", "com.example.app:/cb?x=1"),
+        ("http://127.0.0.1/cb", "http://127.0.0.1/cb"),
+        ("http://[::1]:3000/cb", "http://[::1]:3000/cb"),
+    ],
+)
 def test_native_redirect_uris_parse(uri: str, normalized: str) -> None:
     assert str(parse_redirect_uri(uri)) == normalized
 
 
-@pytest.mark.parametrize("uri", [
-    "myapp:/cb", "javascript:/alert(1)", "data:/text", "file:/etc/passwd", "com.example.app://host/cb",
-    "com.example.app:cb", "com.example.app:/c b", "com.example.app:/cb#frag", "about:blank", "vbscript:/x",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "myapp:/cb",
+        "javascript:/alert(1)",
+        "data:/text",
+        "file:/etc/passwd",
+        "com.example.app://host/cb",
+        "com.example.app:cb",
+        "com.example.app:/c b",
+        "com.example.app:/cb#frag",
+        "about:blank",
+        "vbscript:/x",
+    ],
+)
 def test_unsafe_or_single_word_schemes_are_refused(uri: str) -> None:
     with pytest.raises(RedirectUriError):
         parse_redirect_uri(uri)
@@ -72,14 +86,17 @@ def test_private_use_schemes_only_for_public_apps() -> None:
         check_kind(parse_redirect_uri("com.example.app:/cb"), server_side=True)
     catalog = ["events:read"]
     with pytest.raises(Invalid) as exc:
-        applications.validate_fields({"name": "x", "redirect_uri": "com.example.app:/cb", "owner": "1"}, catalog,
-                                     partial=False)
+        applications.validate_fields(
+            {"name": "x", "redirect_uri": "com.example.app:/cb", "owner": "1"}, catalog, partial=False
+        )
     assert "redirect_uri" in exc.value.fields
-    applications.validate_fields({"name": "x", "redirect_uri": "com.example.app:/cb", "owner": "1",
-                                  "server_side": False}, catalog, partial=False)
+    applications.validate_fields(
+        {"name": "x", "redirect_uri": "com.example.app:/cb", "owner": "1", "server_side": False}, catalog, partial=False
+    )
     with pytest.raises(Invalid) as exc:  # turning Server-Side on while the URI is a private-use scheme
-        applications.validate_fields({"server_side": True}, catalog, partial=True, server_side=False,
-                                     redirect_uri="com.example.app:/cb")
+        applications.validate_fields(
+            {"server_side": True}, catalog, partial=True, server_side=False, redirect_uri="com.example.app:/cb"
+        )
     assert "server_side" in exc.value.fields
 
 
@@ -105,8 +122,9 @@ async def test_server_side_loopback_keeps_its_exact_port(gw: Any) -> None:
     client, services = gw
     reg = await register(services, redirect_uri="http://127.0.0.1:3000/cb")
     await login(client)
-    resp = await client.get("/oauth/authorize", params=authorize_params(reg, redirect_uri="http://127.0.0.1:3001/cb"),
-                            allow_redirects=False)
+    resp = await client.get(
+        "/oauth/authorize", params=authorize_params(reg, redirect_uri="http://127.0.0.1:3001/cb"), allow_redirects=False
+    )
     assert resp.status == 400 and "Location" not in resp.headers
 
 
@@ -125,17 +143,30 @@ async def test_public_client_secret_refused_everywhere(gw: Any) -> None:
     await login(client)
     verifier, challenge = pkce_pair()
     code = await get_code(client, reg, code_challenge=challenge, code_challenge_method="S256")
-    sent = await client.post("/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": reg.app.redirect_uri,
-        "code_verifier": verifier, "client_id": reg.client_id, "client_secret": "sgcs_anything"})
+    sent = await client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": reg.app.redirect_uri,
+            "code_verifier": verifier,
+            "client_id": reg.client_id,
+            "client_secret": "sgcs_anything",
+        },
+    )
     assert sent.status == 401 and (await sent.json())["error"] == "invalid_client"
-    basic = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                              headers={"Authorization": basic_header(reg.client_id, "sgcs_anything")})
+    basic = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers={"Authorization": basic_header(reg.client_id, "sgcs_anything")},
+    )
     assert basic.status == 401
     code = await get_code(client, reg, code_challenge=challenge, code_challenge_method="S256")
     tokens = await (await exchange(client, reg, code, verifier=verifier)).json()
-    revoke = await client.post("/oauth/revoke", data={"token": tokens["access_token"], "client_id": reg.client_id,
-                                                      "client_secret": "sgcs_anything"})
+    revoke = await client.post(
+        "/oauth/revoke",
+        data={"token": tokens["access_token"], "client_id": reg.client_id, "client_secret": "sgcs_anything"},
+    )
     assert revoke.status == 401
     introspect = await token_request(client, reg, {"token": tokens["access_token"]}, path="/oauth/introspect")
     assert introspect.status == 401  # a public client cannot introspect, as before
@@ -158,8 +189,11 @@ async def test_server_side_on_issues_a_secret_off_deletes_it(gw: Any) -> None:
     off = await service.edit(ACTOR, reg.client_id, {"server_side": False})
     assert off.client_secret is None and await services.store.secret_hashes(reg.client_id) == []
     # The former secret is refused, with Basic or in the form.
-    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                             headers={"Authorization": basic_header(reg.client_id, secret)})
+    resp = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers={"Authorization": basic_header(reg.client_id, secret)},
+    )
     assert resp.status == 401 and (await resp.json())["error"] == "invalid_client"
 
 
@@ -198,17 +232,22 @@ async def test_sign_in_page_form_action_names_the_pending_redirect_uri(gw: Any) 
     client, services = gw
     reg = await register(services, server_side=False, redirect_uri="http://127.0.0.1:3000/cb")
     _, challenge = pkce_pair()
-    params = authorize_params(reg, redirect_uri="http://127.0.0.1:45678/cb", code_challenge=challenge,
-                              code_challenge_method="S256")
+    params = authorize_params(
+        reg, redirect_uri="http://127.0.0.1:45678/cb", code_challenge=challenge, code_challenge_method="S256"
+    )
     resp = await client.get("/oauth/authorize", params=params)  # follows to the sign-in page
     assert resp.url.path == "/oauth/login"
     assert "form-action 'self' http://127.0.0.1:45678;" in resp.headers["Content-Security-Policy"]
     mobile = await register(services, server_side=False, redirect_uri="com.example.app:/cb")
-    resp = await client.get("/oauth/authorize", params=authorize_params(mobile, code_challenge=challenge,
-                                                                        code_challenge_method="S256"))
+    resp = await client.get(
+        "/oauth/authorize", params=authorize_params(mobile, code_challenge=challenge, code_challenge_method="S256")
+    )
     assert "form-action 'self' com.example.app:;" in resp.headers["Content-Security-Policy"]
     # Not an authorization request, or an unverified one: 'self' only.
-    for nxt in ("/account/authorized-applications", "/oauth/authorize?client_id=nope&redirect_uri=https://evil.example/"):
+    for nxt in (
+        "/account/authorized-applications",
+        "/oauth/authorize?client_id=nope&redirect_uri=https://evil.example/",
+    ):
         resp = await client.get("/oauth/login", params={"next": nxt})
         assert "form-action 'self';" in resp.headers["Content-Security-Policy"]
 
@@ -238,8 +277,12 @@ async def test_cors_on_token_and_revoke_for_the_registered_origin_only(gw: Any) 
     prm = await client.get("/.well-known/oauth-protected-resource", headers={"Origin": foreign})
     assert prm.headers["Access-Control-Allow-Origin"] == "*"
     await login(client)
-    for path in ("/oauth/login", "/oauth/authorize?" + "client_id=" + reg.client_id,
-                 "/account/authorized-applications", "/account/developer/applications"):
+    for path in (
+        "/oauth/login",
+        "/oauth/authorize?" + "client_id=" + reg.client_id,
+        "/account/authorized-applications",
+        "/account/developer/applications",
+    ):
         page = await client.get(path, headers={"Origin": own}, allow_redirects=False)
         assert "Access-Control-Allow-Origin" not in page.headers, path
     consent = await client.post("/oauth/consent", data={}, headers={"Origin": own})

@@ -86,13 +86,17 @@ async def test_concurrent_code_redemption_on_real_redis(real: Any) -> None:
 
 
 async def test_throttling_on_real_redis(make_gateway: Any, echo_upstream: Any, redis_url: str) -> None:
-    client, services = await make_gateway(echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN,
-                                          client_auth={"max_failures": 2, "window": 60})
+    client, services = await make_gateway(
+        echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN, client_auth={"max_failures": 2, "window": 60}
+    )
     reg = await register(services)
     statuses = []
     for _ in range(3):
-        resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                                 headers={"Authorization": basic_header(reg.client_id, "sgcs_nope")})
+        resp = await client.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": "x"},
+            headers={"Authorization": basic_header(reg.client_id, "sgcs_nope")},
+        )
         statuses.append(resp.status)
     assert statuses == [401, 401, 429]
 
@@ -117,8 +121,9 @@ async def test_no_raw_secret_in_redis_or_logs(real: Any, caplog: pytest.LogCaptu
     secrets_seen += [code, body["access_token"], body["refresh_token"]]
     body = await full_flow(client, server, scope="events:read")
     secrets_seen += [body["access_token"], body["refresh_token"]]
-    rotated = await (await token_request(client, server, {"grant_type": "refresh_token",
-                                                          "refresh_token": body["refresh_token"]})).json()
+    rotated = await (
+        await token_request(client, server, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
+    ).json()
     secrets_seen += [rotated["access_token"], rotated["refresh_token"]]
     await token_request(client, server, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
     await token_request(client, server, {"token": rotated["access_token"]}, path="/oauth/introspect")
@@ -133,20 +138,24 @@ async def test_no_raw_secret_in_redis_or_logs(real: Any, caplog: pytest.LogCaptu
     await client.get("/v1/contacts", headers={"Authorization": f"Bearer {pbody['access_token']}"})
 
     # Failed client authentication and failed logins.
-    await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": pbody["refresh_token"]},
-                      headers={"Authorization": basic_header(server.client_id, "sgcs_wrongsecret")})
+    await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": pbody["refresh_token"]},
+        headers={"Authorization": basic_header(server.client_id, "sgcs_wrongsecret")},
+    )
     resp = await client.get("/oauth/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', await resp.text())
     assert csrf
-    await client.post("/oauth/login", data={"username": "demo", "password": "not-the-password",
-                                            "csrf": csrf.group(1)})
+    await client.post("/oauth/login", data={"username": "demo", "password": "not-the-password", "csrf": csrf.group(1)})
 
     # Account page + revoke.
-    account = await (await client.get("/account/authorized-applications",
-                                      headers={"Accept": "application/json"})).json()
+    account = await (
+        await client.get("/account/authorized-applications", headers={"Accept": "application/json"})
+    ).json()
     secrets_seen.append(account["csrf_token"])
-    await client.post(f"/account/authorized-applications/{public.client_id}/revoke",
-                      headers={"X-CSRF-Token": account["csrf_token"]})
+    await client.post(
+        f"/account/authorized-applications/{public.client_id}/revoke", headers={"X-CSRF-Token": account["csrf_token"]}
+    )
 
     dump = await redis_text(url)
     logs = "\n".join(r.getMessage() for r in caplog.records) + caplog.text

@@ -40,16 +40,22 @@ async def csrf_of(client: Any) -> str:
 
 
 def form(page: str, redirect_uri: str) -> list[tuple[str, str]]:
-    data = [("csrf", field(page, "csrf")), ("name", "Calendar Sync"), ("redirect_uri", redirect_uri),
-            ("server_side", "on"), ("scope", "events:read")]
+    data = [
+        ("csrf", field(page, "csrf")),
+        ("name", "Calendar Sync"),
+        ("redirect_uri", redirect_uri),
+        ("server_side", "on"),
+        ("scope", "events:read"),
+    ]
     if 'name="form_id"' in page:
         data.append(("form_id", field(page, "form_id")))
     return data
 
 
 async def create_json(client: Any, csrf: str, redirect_uri: str = REDIRECT) -> dict[str, Any]:
-    resp = await client.post(PATH, json={"name": "Calendar Sync", "redirect_uri": redirect_uri},
-                             headers={**JSON, "X-CSRF-Token": csrf})
+    resp = await client.post(
+        PATH, json={"name": "Calendar Sync", "redirect_uri": redirect_uri}, headers={**JSON, "X-CSRF-Token": csrf}
+    )
     assert resp.status == 201, await resp.text()
     body: dict[str, Any] = await resp.json()
     return body
@@ -104,8 +110,9 @@ async def test_bad_redirect_uri_is_refused_by_the_developer_pages(gw: Any, uri: 
 
 
 @pytest.mark.parametrize(("uri", "normalized"), GOOD)
-async def test_good_redirect_uri_is_stored_normalized_by_the_developer_pages(gw: Any, uri: str,
-                                                                            normalized: str) -> None:
+async def test_good_redirect_uri_is_stored_normalized_by_the_developer_pages(
+    gw: Any, uri: str, normalized: str
+) -> None:
     client, services = gw
     await login(client)
     csrf = await csrf_of(client)
@@ -123,11 +130,11 @@ async def test_good_redirect_uri_is_stored_normalized_by_the_developer_pages(gw:
     assert app is not None and app.redirect_uri == normalized
 
     edit = await (await client.get(f"{PATH}/{app.client_id}", headers=HTML)).text()
-    resp = await client.post(f"{PATH}/{app.client_id}", data=form(edit, REDIRECT), headers=HTML,
-                             allow_redirects=False)
+    resp = await client.post(f"{PATH}/{app.client_id}", data=form(edit, REDIRECT), headers=HTML, allow_redirects=False)
     assert resp.status == 303
-    resp = await client.patch(f"{PATH}/{app.client_id}", json={"redirect_uri": uri},
-                              headers={**JSON, "X-CSRF-Token": csrf})
+    resp = await client.patch(
+        f"{PATH}/{app.client_id}", json={"redirect_uri": uri}, headers={**JSON, "X-CSRF-Token": csrf}
+    )
     assert resp.status == 200 and (await resp.json())["redirect_uri"] == normalized
     app = await services.store.get_app(app.client_id)
     assert app is not None and app.redirect_uri == normalized
@@ -136,13 +143,16 @@ async def test_good_redirect_uri_is_stored_normalized_by_the_developer_pages(gw:
 # --- developer pages: deeply nested JSON ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", [
-    b"[" * 100_000,
-    b"{" * 100_000,
-    b'{"name": ' + b"[" * 100_000,
-    b'{"name": "x", "scopes": ' + b"[" * 40 + b"]" * 40 + b"}",
-    b'{"name": ' * 50_000,
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000,
+        b"{" * 100_000,
+        b'{"name": ' + b"[" * 100_000,
+        b'{"name": "x", "scopes": ' + b"[" * 40 + b"]" * 40 + b"}",
+        b'{"name": ' * 50_000,
+    ],
+)
 async def test_deeply_nested_json_is_400_on_the_json_twin(gw: Any, raw: bytes) -> None:
     client, services = gw
     await login(client)
@@ -175,16 +185,19 @@ async def test_invalid_but_shallow_json_keeps_its_422(gw: Any) -> None:
 # --- the consent page's CSP ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("uri", "origin"), [
-    ("https://client.example/cb", "https://client.example"),
-    ("https://Client.Example:443/cb?x=1", "https://client.example"),
-    ("https://client.example:8443/a/b;c=d,e", "https://client.example:8443"),
-    ("https://203.0.113.5:8443/cb", "https://203.0.113.5:8443"),
-    ("https://[2001:db8::1]/cb", "https://[2001:db8::1]"),
-    ("http://127.0.0.1:9/callback", "http://127.0.0.1:9"),
-    ("http://localhost/cb", "http://localhost"),
-    ("http://[::1]:9/cb", "http://[::1]:9"),
-])
+@pytest.mark.parametrize(
+    ("uri", "origin"),
+    [
+        ("https://client.example/cb", "https://client.example"),
+        ("https://Client.Example:443/cb?x=1", "https://client.example"),
+        ("https://client.example:8443/a/b;c=d,e", "https://client.example:8443"),
+        ("https://203.0.113.5:8443/cb", "https://203.0.113.5:8443"),
+        ("https://[2001:db8::1]/cb", "https://[2001:db8::1]"),
+        ("http://127.0.0.1:9/callback", "http://127.0.0.1:9"),
+        ("http://localhost/cb", "http://localhost"),
+        ("http://[::1]:9/cb", "http://[::1]:9"),
+    ],
+)
 async def test_consent_csp_names_exactly_the_registered_origin(gw: Any, uri: str, origin: str) -> None:
     client, services = gw
     reg = await register(services, redirect_uri=uri)
@@ -205,8 +218,17 @@ async def test_a_stored_uri_that_no_longer_parses_is_never_used(gw: Any) -> None
     client, services = gw
     bad = "https://a.example;frame-ancestors http: https:/cb"
     now = time.time()
-    app = Application(client_id="legacyclient0000000001", name="Legacy", redirect_uri=bad, server_side=True,
-                      scopes=("events:read",), owner="1001", published=True, created_at=now, updated_at=now)
+    app = Application(
+        client_id="legacyclient0000000001",
+        name="Legacy",
+        redirect_uri=bad,
+        server_side=True,
+        scopes=("events:read",),
+        owner="1001",
+        published=True,
+        created_at=now,
+        updated_at=now,
+    )
     await services.store.create_app(app, services.hasher.hash(mint(TokenKind.CLIENT_SECRET)))
     await login(client)
     params = {"response_type": "code", "client_id": app.client_id, "redirect_uri": bad, "state": "s"}
@@ -230,8 +252,7 @@ async def test_the_string_the_client_registered_still_matches(gw: Any) -> None:
     assert reg.app.redirect_uri == "https://client.example/cb"
     await login(client)
     verifier, challenge = pkce_pair()
-    html = await consent_page(client, reg, redirect_uri=typed, code_challenge=challenge,
-                              code_challenge_method="S256")
+    html = await consent_page(client, reg, redirect_uri=typed, code_challenge=challenge, code_challenge_method="S256")
     location = await approve(client, html)
     assert location.startswith("https://client.example/cb?")
     code = query_of(location)["code"]

@@ -31,8 +31,9 @@ async def test_revoke_refresh_token_ends_the_grants_access_tokens(gw: Any) -> No
     reg = await register(services)
     await login(client)
     body = await full_flow(client, reg, scope="events:read")
-    resp = await token_request(client, reg, {"token": body["refresh_token"], "token_type_hint": "refresh_token"},
-                               path="/oauth/revoke")
+    resp = await token_request(
+        client, reg, {"token": body["refresh_token"], "token_type_hint": "refresh_token"}, path="/oauth/revoke"
+    )
     assert resp.status == 200
     assert await status(client, body["access_token"]) == 401
     resp = await token_request(client, reg, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]})
@@ -66,8 +67,9 @@ async def test_revoke_requires_client_authentication_and_token(gw: Any) -> None:
     reg = await register(services)
     resp = await client.post("/oauth/revoke", data={"token": "x"})
     assert resp.status == 401 and (await resp.json())["error"] == "invalid_client"
-    resp = await client.post("/oauth/revoke", data={"token": "x"},
-                             headers={"Authorization": basic_header(reg.client_id, "sgcs_bad")})
+    resp = await client.post(
+        "/oauth/revoke", data={"token": "x"}, headers={"Authorization": basic_header(reg.client_id, "sgcs_bad")}
+    )
     assert resp.status == 401
     resp = await token_request(client, reg, {}, path="/oauth/revoke")
     body = await resp.json()
@@ -104,8 +106,7 @@ async def test_introspect_refresh_token(gw: Any) -> None:
     reg = await register(services)
     await login(client)
     body = await full_flow(client, reg, scope="events:read")
-    info = await (await token_request(client, reg, {"token": body["refresh_token"]},
-                                      path="/oauth/introspect")).json()
+    info = await (await token_request(client, reg, {"token": body["refresh_token"]}, path="/oauth/introspect")).json()
     assert info["active"] is True and info["scope"] == "events:read" and info["sub"] == "1001"
 
 
@@ -141,10 +142,8 @@ async def test_introspect_reflects_unticked_scopes(gw: Any) -> None:
     reg = await register(services, scopes=["events:read", "contacts:read"])
     await login(client)
     body = await full_flow(client, reg)
-    await applications.edit(services.store, list(services.settings.scopes), reg.client_id,
-                            {"scopes": ["events:read"]})
-    info = await (await token_request(client, reg, {"token": body["access_token"]},
-                                      path="/oauth/introspect")).json()
+    await applications.edit(services.store, list(services.settings.scopes), reg.client_id, {"scopes": ["events:read"]})
+    info = await (await token_request(client, reg, {"token": body["access_token"]}, path="/oauth/introspect")).json()
     assert info["scope"] == "events:read"
 
 

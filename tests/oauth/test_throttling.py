@@ -31,8 +31,12 @@ def xff(address: str) -> dict[str, str]:
 async def _sign_in(client: Any, username: str, password: str, address: str) -> int:
     resp = await client.get("/oauth/login")
     csrf = field(await resp.text(), "csrf")
-    resp = await client.post("/oauth/login", data={"username": username, "password": password, "csrf": csrf},
-                             headers=xff(address), allow_redirects=False)
+    resp = await client.post(
+        "/oauth/login",
+        data={"username": username, "password": password, "csrf": csrf},
+        headers=xff(address),
+        allow_redirects=False,
+    )
     return int(resp.status)
 
 
@@ -63,14 +67,16 @@ async def test_parallel_wrong_passwords_are_checked_at_most_limit_times(
         return real_verify(password, stored)
 
     monkeypatch.setattr(login_module, "verify_password", counting_verify)
-    client, _ = await make_gateway(echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN,
-                                   client_auth={"max_failures": 10, "window": 60})
+    client, _ = await make_gateway(
+        echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN, client_auth={"max_failures": 10, "window": 60}
+    )
     resp = await client.get("/oauth/login")
     csrf = field(await resp.text(), "csrf")
 
     async def attempt(i: int) -> int:
-        r = await client.post("/oauth/login", data={"username": "demo", "password": f"wrong-{i}", "csrf": csrf},
-                              allow_redirects=False)
+        r = await client.post(
+            "/oauth/login", data={"username": "demo", "password": f"wrong-{i}", "csrf": csrf}, allow_redirects=False
+        )
         return int(r.status)
 
     statuses = await asyncio.gather(*(attempt(i) for i in range(30)))
@@ -82,8 +88,9 @@ async def test_parallel_wrong_passwords_are_checked_at_most_limit_times(
 async def test_parallel_wrong_secrets_are_checked_at_most_limit_times(
     make_gateway: Any, echo_upstream: Any, redis_url: str
 ) -> None:
-    client, services = await make_gateway(echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN,
-                                          client_auth={"max_failures": 10, "window": 60})
+    client, services = await make_gateway(
+        echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN, client_auth={"max_failures": 10, "window": 60}
+    )
     reg = await register(services)
     looked_up: list[str] = []
     real = services.store.secret_hashes
@@ -106,15 +113,19 @@ async def test_parallel_wrong_secrets_are_checked_at_most_limit_times(
 
 
 async def test_strangers_cannot_lock_a_client_out(make_gateway: Any, echo_upstream: Any, redis_url: str) -> None:
-    client, services = await make_gateway(echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN,
-                                          trusted_proxies=PROXY, client_auth={"max_failures": 3, "window": 60})
+    client, services = await make_gateway(
+        echo_upstream.url,
+        redis_url=redis_url,
+        login=STATIC_LOGIN,
+        trusted_proxies=PROXY,
+        client_auth={"max_failures": 3, "window": 60},
+    )
     reg = await register(services)
     bad = basic_header(reg.client_id, "sgcs_wrong")
     for stranger in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
         statuses = []
         for _ in range(5):
-            resp = await client.post("/oauth/token", data=REFRESH,
-                                     headers={"Authorization": bad, **xff(stranger)})
+            resp = await client.post("/oauth/token", data=REFRESH, headers={"Authorization": bad, **xff(stranger)})
             statuses.append(resp.status)
         assert statuses == [401, 401, 401, 429, 429]
     # The right secret works, from the client's own address, whatever the strangers did with its client id.
@@ -123,8 +134,9 @@ async def test_strangers_cannot_lock_a_client_out(make_gateway: Any, echo_upstre
         resp = await client.post("/oauth/token", data=REFRESH, headers={"Authorization": good, **xff("198.51.100.7")})
         assert resp.status == 400 and (await resp.json())["error"] == "invalid_grant"  # authenticated
     # A spoofed X-Forwarded-For from an untrusted peer buys no fresh budget: without trusted_proxies the peer counts.
-    client2, _ = await make_gateway(echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN,
-                                            client_auth={"max_failures": 3, "window": 60})
+    client2, _ = await make_gateway(
+        echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN, client_auth={"max_failures": 3, "window": 60}
+    )
     statuses = []
     for i in range(5):
         resp = await client2.post("/oauth/token", data=REFRESH, headers={"Authorization": bad, **xff(f"192.0.2.{i}")})
@@ -133,8 +145,13 @@ async def test_strangers_cannot_lock_a_client_out(make_gateway: Any, echo_upstre
 
 
 async def test_strangers_cannot_lock_a_user_out(make_gateway: Any, echo_upstream: Any, redis_url: str) -> None:
-    client, _ = await make_gateway(echo_upstream.url, redis_url=redis_url, login=STATIC_LOGIN,
-                                          trusted_proxies=PROXY, client_auth={"max_failures": 2, "window": 60})
+    client, _ = await make_gateway(
+        echo_upstream.url,
+        redis_url=redis_url,
+        login=STATIC_LOGIN,
+        trusted_proxies=PROXY,
+        client_auth={"max_failures": 2, "window": 60},
+    )
     home, roaming = "198.51.100.7", "198.51.100.99"
     assert await _sign_in(client, DEMO["username"], DEMO["password"], home) == 303  # remembered: (demo, home)
     # Strangers from 10 addresses: each is stopped after 2 failures; together they use up the global window (10).

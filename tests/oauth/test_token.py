@@ -94,8 +94,10 @@ async def test_expired_code_is_refused(gw: Any) -> None:
     client, services = gw
     reg = await register(services)
     raw = mint(TokenKind.CODE)
-    await services.store.save_code(services.hasher.hash(raw), PendingCode(
-        reg.client_id, "1001", reg.app.redirect_uri, ("events:read",), None, int(time.time()) - 1))
+    await services.store.save_code(
+        services.hasher.hash(raw),
+        PendingCode(reg.client_id, "1001", reg.app.redirect_uri, ("events:read",), None, int(time.time()) - 1),
+    )
     resp = await exchange(client, reg, raw)
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_grant"
 
@@ -150,8 +152,15 @@ async def test_server_side_client_without_secret_is_invalid_client(gw: Any) -> N
     reg = await register(services)
     await login(client)
     code = await get_code(client, reg, scope="events:read")
-    resp = await client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code,
-                                                   "redirect_uri": reg.app.redirect_uri, "client_id": reg.client_id})
+    resp = await client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": reg.app.redirect_uri,
+            "client_id": reg.client_id,
+        },
+    )
     assert resp.status == 401
     assert (await resp.json())["error"] == "invalid_client"
     assert resp.headers["WWW-Authenticate"].startswith("Basic")
@@ -160,17 +169,22 @@ async def test_server_side_client_without_secret_is_invalid_client(gw: Any) -> N
 async def test_wrong_secret_is_invalid_client(gw: Any) -> None:
     client, services = gw
     reg = await register(services)
-    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                             headers={"Authorization": basic_header(reg.client_id, "sgcs_wrong")})
+    resp = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers={"Authorization": basic_header(reg.client_id, "sgcs_wrong")},
+    )
     assert resp.status == 401 and (await resp.json())["error"] == "invalid_client"
 
 
 async def test_two_authentication_methods_are_refused(gw: Any) -> None:
     client, services = gw
     reg = await register(services)
-    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x",
-                                                   "client_secret": reg.secret},
-                             headers={"Authorization": basic_header(reg.client_id, reg.secret)})
+    resp = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x", "client_secret": reg.secret},
+        headers={"Authorization": basic_header(reg.client_id, reg.secret)},
+    )
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
 
 
@@ -188,50 +202,70 @@ async def test_unsupported_grant_type_and_missing_grant_type(gw: Any) -> None:
 async def test_token_endpoint_requires_form_encoding(gw: Any) -> None:
     client, services = gw
     reg = await register(services)
-    resp = await client.post("/oauth/token", json={"grant_type": "authorization_code"},
-                             headers={"Authorization": basic_header(reg.client_id, reg.secret)})
+    resp = await client.post(
+        "/oauth/token",
+        json={"grant_type": "authorization_code"},
+        headers={"Authorization": basic_header(reg.client_id, reg.secret)},
+    )
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
 
 
-async def test_failed_client_auth_is_throttled_per_address_not_per_client(make_gateway: Any,
-                                                                          echo_upstream: Any) -> None:
+async def test_failed_client_auth_is_throttled_per_address_not_per_client(
+    make_gateway: Any, echo_upstream: Any
+) -> None:
     from tests.oauth.helpers import STATIC_LOGIN
 
-    client, services = await make_gateway(echo_upstream.url, login=STATIC_LOGIN, trusted_proxies=["127.0.0.1/32"],
-                                          client_auth={"max_failures": 3, "window": 60})
+    client, services = await make_gateway(
+        echo_upstream.url,
+        login=STATIC_LOGIN,
+        trusted_proxies=["127.0.0.1/32"],
+        client_auth={"max_failures": 3, "window": 60},
+    )
     reg = await register(services)
     bad = {"Authorization": basic_header(reg.client_id, "sgcs_wrong"), "X-Forwarded-For": "203.0.113.5"}
     for _ in range(3):
-        resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                                 headers=bad)
+        resp = await client.post(
+            "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"}, headers=bad
+        )
         assert resp.status == 401
-    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                             headers=bad)
+    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"}, headers=bad)
     assert resp.status == 429
     assert int(resp.headers["Retry-After"]) >= 1
     assert (await resp.json())["error"] == "invalid_request"
     # That address is refused whatever it sends while the window lasts; the client itself, elsewhere, is not.
-    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                             headers={**bad, "Authorization": basic_header(reg.client_id, reg.secret)})
+    resp = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers={**bad, "Authorization": basic_header(reg.client_id, reg.secret)},
+    )
     assert resp.status == 429
-    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                             headers={"Authorization": basic_header(reg.client_id, reg.secret),
-                                      "X-Forwarded-For": "198.51.100.7"})
+    resp = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers={"Authorization": basic_header(reg.client_id, reg.secret), "X-Forwarded-For": "198.51.100.7"},
+    )
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_grant"
 
 
 async def test_failed_client_auth_is_throttled_per_address(make_gateway: Any, echo_upstream: Any) -> None:
     from tests.oauth.helpers import STATIC_LOGIN
 
-    client, services = await make_gateway(echo_upstream.url, login=STATIC_LOGIN,
-                                          client_auth={"max_failures": 3, "window": 60})
+    client, services = await make_gateway(
+        echo_upstream.url, login=STATIC_LOGIN, client_auth={"max_failures": 3, "window": 60}
+    )
     regs = [await register(services, name=f"App {i}") for i in range(4)]
     for reg in regs[:3]:
-        resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                                 headers={"Authorization": basic_header(reg.client_id, "sgcs_wrong")})
+        resp = await client.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": "x"},
+            headers={"Authorization": basic_header(reg.client_id, "sgcs_wrong")},
+        )
         assert resp.status == 401
-    resp = await client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                             headers={"Authorization": basic_header(regs[3].client_id, "sgcs_wrong")})
+    resp = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers={"Authorization": basic_header(regs[3].client_id, "sgcs_wrong")},
+    )
     assert resp.status == 429
 
 
@@ -248,8 +282,7 @@ async def test_refresh_token_reuse_revokes_the_grant(gw: Any) -> None:
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_grant"
     assert await bearer_status(client, second["access_token"]) == 401
     assert await bearer_status(client, first["access_token"]) == 401
-    resp = await token_request(client, reg, {"grant_type": "refresh_token",
-                                             "refresh_token": second["refresh_token"]})
+    resp = await token_request(client, reg, {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]})
     assert resp.status == 400
 
 
@@ -258,19 +291,25 @@ async def test_refresh_may_narrow_but_not_widen(gw: Any) -> None:
     reg = await register(services)
     await login(client)
     first = await full_flow(client, reg, scope="events:read contacts:read")
-    resp = await token_request(client, reg, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-                                             "scope": "events:read"})
+    resp = await token_request(
+        client, reg, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "events:read"}
+    )
     narrowed = await resp.json()
     assert narrowed["scope"] == "events:read"
     assert await bearer_status(client, narrowed["access_token"], "/v1/contacts") == 403
-    resp = await token_request(client, reg, {"grant_type": "refresh_token",
-                                             "refresh_token": narrowed["refresh_token"],
-                                             "scope": "events:read messaging:send"})
+    resp = await token_request(
+        client,
+        reg,
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": narrowed["refresh_token"],
+            "scope": "events:read messaging:send",
+        },
+    )
     body = await resp.json()
     assert resp.status == 400 and body["error"] == "invalid_scope" and "messaging:send" in body["error_description"]
     # The failed widening did not burn the refresh token; and the grant still covers its original scopes.
-    resp = await token_request(client, reg, {"grant_type": "refresh_token",
-                                             "refresh_token": narrowed["refresh_token"]})
+    resp = await token_request(client, reg, {"grant_type": "refresh_token", "refresh_token": narrowed["refresh_token"]})
     assert resp.status == 200
     assert (await resp.json())["scope"] == "contacts:read events:read"
 
@@ -282,10 +321,10 @@ async def test_refresh_never_wider_than_the_apps_ticked_scopes_now(gw: Any) -> N
     reg = await register(services, scopes=["events:read", "contacts:read"])
     await login(client)
     first = await full_flow(client, reg)
-    await applications.edit(services.store, list(services.settings.scopes), reg.client_id,
-                            {"scopes": ["events:read"]})
-    resp = await token_request(client, reg, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-                                             "scope": "contacts:read"})
+    await applications.edit(services.store, list(services.settings.scopes), reg.client_id, {"scopes": ["events:read"]})
+    resp = await token_request(
+        client, reg, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "contacts:read"}
+    )
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_scope"
     resp = await token_request(client, reg, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert resp.status == 200 and (await resp.json())["scope"] == "events:read"
@@ -296,8 +335,9 @@ async def test_refresh_with_alias_means_all_of_the_grant(gw: Any) -> None:
     reg = await register(services)
     await login(client)
     first = await full_flow(client, reg, scope="events:read")
-    resp = await token_request(client, reg, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-                                             "scope": "api"})
+    resp = await token_request(
+        client, reg, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "api"}
+    )
     assert resp.status == 200 and (await resp.json())["scope"] == "events:read"
 
 
@@ -307,8 +347,7 @@ async def test_refresh_by_another_client_fails_without_burning_the_token(gw: Any
     other = await register(services, name="Other")
     await login(client)
     first = await full_flow(client, reg, scope="events:read")
-    resp = await token_request(client, other, {"grant_type": "refresh_token",
-                                               "refresh_token": first["refresh_token"]})
+    resp = await token_request(client, other, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_grant"
     resp = await token_request(client, reg, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert resp.status == 200

@@ -16,10 +16,18 @@ async def register_app(services: Services, scopes: list[str] | None = None, owne
     return reg.application
 
 
-async def issue(services: Services, app: Application, scopes: list[str], user_id: str = "1001",
-                access_ttl: int = 3600) -> IssuedTokens:
-    return await start_grant(services.store, services.hasher, client_id=app.client_id, user_id=user_id,
-                             scopes=scopes, access_ttl=access_ttl, refresh_ttl=86400)
+async def issue(
+    services: Services, app: Application, scopes: list[str], user_id: str = "1001", access_ttl: int = 3600
+) -> IssuedTokens:
+    return await start_grant(
+        services.store,
+        services.hasher,
+        client_id=app.client_id,
+        user_id=user_id,
+        scopes=scopes,
+        access_ttl=access_ttl,
+        refresh_ttl=86400,
+    )
 
 
 def bearer(token: str) -> dict[str, str]:

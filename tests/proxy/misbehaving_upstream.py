@@ -93,8 +93,16 @@ class Server:
         os.write(self.log_fd, (json.dumps(entry) + "\n").encode())
 
     def log_request(self, conn: int, req: Request) -> None:
-        self.log({"conn": conn, "method": req.method, "target": req.target, "headers": req.headers,
-                  "body_b64": base64.b64encode(req.body).decode(), "t": time.time()})
+        self.log(
+            {
+                "conn": conn,
+                "method": req.method,
+                "target": req.target,
+                "headers": req.headers,
+                "body_b64": base64.b64encode(req.body).decode(),
+                "t": time.time(),
+            }
+        )
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -179,8 +187,9 @@ class Server:
             return await reader.readexactly(int(cl))
         return b""
 
-    async def respond(self, mode: str, req: Request, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> bool:
+    async def respond(
+        self, mode: str, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         """Answer one request the way `mode` says; False: stop serving this connection."""
         tid = req.header("X-Test-Id") or "none"
         body = b"id=%s;" % tid.encode("latin-1")
@@ -213,8 +222,10 @@ class Server:
             trail = b"TRAILING id=%s; TRAILING" % STRAY_ID.encode()
             writer.write(head(200, tid, len(body)) + (b"" if head_only else body + trail))
         elif mode == "upgrade_101":
-            writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                         b"X-Test-Id: %s\r\n\r\nid=%s;" % (tid.encode("latin-1"), STRAY_ID.encode()))
+            writer.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                b"X-Test-Id: %s\r\n\r\nid=%s;" % (tid.encode("latin-1"), STRAY_ID.encode())
+            )
             await writer.drain()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(reader.read(), ENDLESS_FOR)  # a tunnel now, as far as we are concerned
@@ -222,12 +233,18 @@ class Server:
         elif mode in ("nonascii_digit", "superscript_digit"):
             digit = "٣" if mode == "nonascii_digit" else "²"
             body3 = body[:3] if mode == "nonascii_digit" else body[:2]
-            writer.write(b"HTTP/1.1 200 OK\r\nX-Test-Id: %s\r\nContent-Length: %s\r\n\r\n%s%s"
-                         % (tid.encode("latin-1"), digit.encode("utf-8"), body3, body[len(body3):]))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nX-Test-Id: %s\r\nContent-Length: %s\r\n\r\n%s%s"
+                % (tid.encode("latin-1"), digit.encode("utf-8"), body3, body[len(body3) :])
+            )
         elif mode == "huge_head_split":
             lines = b"".join(b"X-Fill-%03d: %s\r\n" % (i, b"f" * 190) for i in range(520))  # ~104 KiB
-            data = (b"HTTP/1.1 200 OK\r\nX-Test-Id: %s\r\n" % tid.encode("latin-1") + lines
-                    + b"Content-Length: %d\r\n\r\n" % len(body) + (b"" if head_only else body))
+            data = (
+                b"HTTP/1.1 200 OK\r\nX-Test-Id: %s\r\n" % tid.encode("latin-1")
+                + lines
+                + b"Content-Length: %d\r\n\r\n" % len(body)
+                + (b"" if head_only else body)
+            )
             for i in range(0, len(data), 1024):
                 writer.write(data[i : i + 1024])
                 await writer.drain()
@@ -237,8 +254,10 @@ class Server:
             await endless(writer, lambda _: hint * 20)
             return False
         elif mode == "endless_trailers":
-            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\nX-Test-Id: %s\r\n\r\n"
-                         b"%x\r\n%s\r\n0\r\n" % (tid.encode("latin-1"), len(body), body))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\nX-Test-Id: %s\r\n\r\n"
+                b"%x\r\n%s\r\n0\r\n" % (tid.encode("latin-1"), len(body), body)
+            )
             await endless(writer, lambda n: b"".join(b"X-T-%d: %s\r\n" % (n * 50 + i, b"t" * 40) for i in range(50)))
             return False
         elif mode == "bad_header_name":
@@ -255,8 +274,13 @@ class Server:
 
 def head(status: int, tid: str, length: int, extra: bytes = b"") -> bytes:
     reason = {200: b"OK", 204: b"No Content", 304: b"Not Modified"}[status]
-    return (b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nX-Test-Id: %s\r\n%sContent-Length: %d\r\n\r\n"
-            % (status, reason, tid.encode("latin-1"), extra, length))
+    return b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nX-Test-Id: %s\r\n%sContent-Length: %d\r\n\r\n" % (
+        status,
+        reason,
+        tid.encode("latin-1"),
+        extra,
+        length,
+    )
 
 
 def answer(req: Request) -> bytes:
@@ -339,7 +363,9 @@ class UpstreamProcess:
         root = Path(__file__).resolve().parents[2]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.proxy.misbehaving_upstream", "--mode", mode, "--log", str(self.log_path)],
-            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         assert self.proc.stdout is not None
         os.set_blocking(self.proc.stdout.fileno(), False)
@@ -366,8 +392,16 @@ class UpstreamProcess:
             if "error" in e:
                 out.append(Seen(e.get("conn", 0), "", "", [], b"", error=e["error"], raw=e))
             else:
-                out.append(Seen(e["conn"], e["method"], e["target"], [tuple(h) for h in e["headers"]],
-                                base64.b64decode(e["body_b64"]), raw=e))
+                out.append(
+                    Seen(
+                        e["conn"],
+                        e["method"],
+                        e["target"],
+                        [tuple(h) for h in e["headers"]],
+                        base64.b64decode(e["body_b64"]),
+                        raw=e,
+                    )
+                )
         return out
 
     def settled(self, quiet: float = 0.3, limit: float = 5.0) -> list[Seen]:
@@ -522,8 +556,7 @@ class Client:
         async with asyncio.timeout(self.timeout):
             for attempt in range(2):
                 if self.writer is None:
-                    self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port,
-                                                                             limit=1024 * 1024)
+                    self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1024 * 1024)
                     self.reused = False
                 assert self.reader is not None
                 try:
@@ -547,8 +580,9 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def request_bytes(method: str, target: str, headers: list[tuple[str, str]], body: bytes | None = None,
-                  host: str = "gw") -> bytes:
+def request_bytes(
+    method: str, target: str, headers: list[tuple[str, str]], body: bytes | None = None, host: str = "gw"
+) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"] + [f"{k}: {v}" for k, v in headers]
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")

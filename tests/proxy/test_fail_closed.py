@@ -8,8 +8,9 @@ from tests.conftest import RedisServer
 from tests.proxy.helpers import bearer, issue, register_app
 
 
-async def test_redis_down_is_503_never_a_pass_and_recovers(make_gateway, echo_upstream, redis_server: RedisServer,
-                                                           redis_url: str):
+async def test_redis_down_is_503_never_a_pass_and_recovers(
+    make_gateway, echo_upstream, redis_server: RedisServer, redis_url: str
+):
     client, services = await make_gateway(echo_upstream.url, redis_url=redis_url)
     app = await register_app(services)
     tokens = await issue(services, app, ["events:read"])
@@ -67,8 +68,9 @@ async def test_metrics_and_access_log_never_carry_a_token(make_gateway, echo_ups
     records = [json.loads(line) for line in lines]  # every line is one valid JSON object
     assert records[-1]["path"] == '/v1/ev"ents' and records[-1]["status"] == 404
     assert any('"route":"events.list","decision":"allow","reason":"allowed","status":200' in line for line in lines)
-    assert any('"route":"contacts.list","decision":"deny","reason":"insufficient_scope","status":403' in line
-               for line in lines)
+    assert any(
+        '"route":"contacts.list","decision":"deny","reason":"insufficient_scope","status":403' in line for line in lines
+    )
     text = "\n".join(lines)
     assert tokens.access_token not in text and "secret=1" not in text
     from prometheus_client import generate_latest
@@ -80,8 +82,9 @@ async def test_metrics_and_access_log_never_carry_a_token(make_gateway, echo_ups
 async def test_slow_redis_is_503_not_a_wait_nor_a_pass(make_gateway, echo_upstream, redis_url: str):
     import redis.asyncio as aioredis
 
-    client, services = await make_gateway(echo_upstream.url, redis_url=redis_url, redis={"timeout": 0.2},
-                                          cache={"enabled": False})
+    client, services = await make_gateway(
+        echo_upstream.url, redis_url=redis_url, redis={"timeout": 0.2}, cache={"enabled": False}
+    )
     app = await register_app(services)
     tokens = await issue(services, app, ["events:read"])
     assert (await client.get("/v1/events", headers=bearer(tokens.access_token))).status == 200

@@ -53,16 +53,22 @@ async def test_download_is_streamed_and_compressed_bodies_pass_untouched(gw):
     compressed = gzip.compress(raw)
 
     async def special(request: web.Request, body: bytes) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Encoding": "gzip", "Content-Type": "application/json",
-                                           "Content-Length": str(len(compressed))})
+        resp = web.StreamResponse(
+            headers={
+                "Content-Encoding": "gzip",
+                "Content-Type": "application/json",
+                "Content-Length": str(len(compressed)),
+            }
+        )
         await resp.prepare(request)
         for i in range(0, len(compressed), 8192):
             await resp.write(compressed[i : i + 8192])
         return resp
 
     upstream.special = special
-    resp = await client.get("/v1/events", headers={**bearer(tokens.access_token), "Accept-Encoding": "gzip"},
-                            auto_decompress=False)
+    resp = await client.get(
+        "/v1/events", headers={**bearer(tokens.access_token), "Accept-Encoding": "gzip"}, auto_decompress=False
+    )
     assert resp.status == 200
     assert resp.headers["Content-Encoding"] == "gzip"
     assert int(resp.headers["Content-Length"]) == len(compressed)
@@ -100,9 +106,13 @@ async def test_upstream_status_and_headers_are_relayed(gw):
 
 async def test_body_over_the_limit_is_413_and_not_forwarded(make_gateway, echo_upstream):
     client, services = await make_gateway(
-        echo_upstream.url, max_body=1000,
-        routes=[{"methods": ["POST"], "path": "/v1/events", "scope": "events:write"},
-                {"methods": ["POST"], "path": "/v1/import", "scope": "imports:write", "max_body": 5000}])
+        echo_upstream.url,
+        max_body=1000,
+        routes=[
+            {"methods": ["POST"], "path": "/v1/events", "scope": "events:write"},
+            {"methods": ["POST"], "path": "/v1/import", "scope": "imports:write", "max_body": 5000},
+        ],
+    )
     app = await register_app(services)
     tokens = await issue(services, app, ["events:write", "imports:write"])
     resp = await client.post("/v1/events", headers=bearer(tokens.access_token), data=b"x" * 1001)
@@ -156,8 +166,9 @@ async def test_client_disconnect_cancels_the_upstream_call(gw):
 
     upstream.special = special
     _, writer = await asyncio.open_connection(client.host, client.port)
-    writer.write(b"GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tokens.access_token.encode()
-                 + b"\r\n\r\n")
+    writer.write(
+        b"GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tokens.access_token.encode() + b"\r\n\r\n"
+    )
     await writer.drain()
     await asyncio.wait_for(started.wait(), 5)
     writer.close()
@@ -167,8 +178,13 @@ async def test_client_disconnect_cancels_the_upstream_call(gw):
 
 async def test_websocket_upgrade_is_not_tunnelled(gw):
     client, _, tokens, upstream = gw
-    headers = {**bearer(tokens.access_token), "Connection": "Upgrade", "Upgrade": "websocket",
-               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
+    headers = {
+        **bearer(tokens.access_token),
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
     resp = await client.get("/v1/events", headers=headers)
     assert resp.status == 200  # answered as plain HTTP
     assert "upgrade" not in {k.lower() for k in upstream.last.headers}

@@ -23,11 +23,24 @@ async def gw(make_gateway, echo_upstream):
 
 # --- 1. canonicalization -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "target",
-    [b"/v1/events/..%2fadmin", b"/v1%2fevents", b"/v1/events/%2e%2e/contacts", b"/v1/./events", b"/v1/../v1/events",
-     b"/v1/events;x=1", b"/v1//events", b"/v1/events%00", b"/v1/events%0d%0a", b"/v1\\events", b"/v1/a%5cb",
-     b"/v1/events#frag", b"/v1/%252e%252e/events"],
+    [
+        b"/v1/events/..%2fadmin",
+        b"/v1%2fevents",
+        b"/v1/events/%2e%2e/contacts",
+        b"/v1/./events",
+        b"/v1/../v1/events",
+        b"/v1/events;x=1",
+        b"/v1//events",
+        b"/v1/events%00",
+        b"/v1/events%0d%0a",
+        b"/v1\\events",
+        b"/v1/a%5cb",
+        b"/v1/events#frag",
+        b"/v1/%252e%252e/events",
+    ],
 )
 async def test_bypass_attempts_are_refused_with_400_and_never_forwarded(gw, target):
     client, _, _, tokens, upstream = gw
@@ -40,8 +53,9 @@ async def test_bypass_attempts_are_refused_with_400_and_never_forwarded(gw, targ
 
 async def test_encoded_unreserved_characters_match_the_literal_rule(gw):
     client, _, _, tokens, upstream = gw
-    status, _ = await raw_request(client.host, client.port,
-                                  get(b"/v1/%65vents?q=%2F..", b"Authorization: Bearer " + tokens.access_token.encode()))
+    status, _ = await raw_request(
+        client.host, client.port, get(b"/v1/%65vents?q=%2F..", b"Authorization: Bearer " + tokens.access_token.encode())
+    )
     assert status == 200
     assert upstream.last.raw_path == "/v1/events?q=%2F.."  # the canonical bytes, query untouched
 
@@ -55,13 +69,15 @@ async def test_match_on_path_only_never_the_query(gw):
 
 # --- 2. authentication -------------------------------------------------------------------------------------
 
+
 async def test_no_credentials_gets_a_bare_challenge(gw):
     client, _, _, _, upstream = gw
     resp = await client.get("/v1/events")
     assert resp.status == 401
     # RFC 9728 §5.1: the challenge names the protected resource metadata.
-    assert resp.headers["WWW-Authenticate"] == ('Bearer realm="apptoto-demo", resource_metadata='
-                                                '"http://127.0.0.1:8080/.well-known/oauth-protected-resource"')
+    assert resp.headers["WWW-Authenticate"] == (
+        'Bearer realm="apptoto-demo", resource_metadata="http://127.0.0.1:8080/.well-known/oauth-protected-resource"'
+    )
     assert (await resp.json())["error"] == "unauthorized"
     assert upstream.seen == []
 
@@ -90,8 +106,13 @@ async def test_tokens_in_a_form_body_are_not_accepted(gw):
 
 @pytest.mark.parametrize(
     ("token", "status"),
-    [("garbage", 401), ("sgat_" + "0" * 49, 401), (mint(TokenKind.REFRESH), 401), (mint(TokenKind.CODE), 401),
-     (mint(TokenKind.ACCESS), 401)],
+    [
+        ("garbage", 401),
+        ("sgat_" + "0" * 49, 401),
+        (mint(TokenKind.REFRESH), 401),
+        (mint(TokenKind.CODE), 401),
+        (mint(TokenKind.ACCESS), 401),
+    ],
 )
 async def test_bad_tokens_are_invalid_token(gw, token, status):
     client, _, _, _, upstream = gw
@@ -168,21 +189,27 @@ async def test_access_token_revocation_is_immediate_even_when_cached(gw):
 
 # --- 3. authorization --------------------------------------------------------------------------------------
 
+
 async def test_missing_scope_is_403_insufficient_scope(gw):
     client, _, _, tokens, upstream = gw
     resp = await client.post("/v1/events", headers=bearer(tokens.access_token), json={})
     assert resp.status == 403
-    assert resp.headers["WWW-Authenticate"] == ('Bearer realm="apptoto-demo", resource_metadata='
-                                                '"http://127.0.0.1:8080/.well-known/oauth-protected-resource", '
-                                                'error="insufficient_scope", error_description="the token lacks a scope this route requires", '
-                                                'scope="events:write"')
+    assert resp.headers["WWW-Authenticate"] == (
+        'Bearer realm="apptoto-demo", resource_metadata='
+        '"http://127.0.0.1:8080/.well-known/oauth-protected-resource", '
+        'error="insufficient_scope", error_description="the token lacks a scope this route requires", '
+        'scope="events:write"'
+    )
     assert (await resp.json())["scope"] == "events:write"
     assert upstream.seen == []
 
 
 async def test_scope_comparison_is_exact_and_case_sensitive(make_gateway, echo_upstream):
-    client, services = await make_gateway(echo_upstream.url, scopes={"events:read": "x", "Events:Read": "y"},
-                                          routes=[{"methods": ["GET"], "path": "/v1/events", "scope": "events:read"}])
+    client, services = await make_gateway(
+        echo_upstream.url,
+        scopes={"events:read": "x", "Events:Read": "y"},
+        routes=[{"methods": ["GET"], "path": "/v1/events", "scope": "events:read"}],
+    )
     app = await register_app(services)
     tokens = await issue(services, app, ["Events:Read"])
     assert (await client.get("/v1/events", headers=bearer(tokens.access_token))).status == 403
@@ -191,7 +218,8 @@ async def test_scope_comparison_is_exact_and_case_sensitive(make_gateway, echo_u
 async def test_every_listed_scope_is_required(make_gateway, echo_upstream):
     client, services = await make_gateway(
         echo_upstream.url,
-        routes=[{"methods": ["POST"], "path": "/v1/import", "scope": ["imports:write", "contacts:write"]}])
+        routes=[{"methods": ["POST"], "path": "/v1/import", "scope": ["imports:write", "contacts:write"]}],
+    )
     app = await register_app(services)
     one = await issue(services, app, ["imports:write"])
     both = await issue(services, app, ["imports:write", "contacts:write"])
@@ -215,8 +243,12 @@ async def test_effective_scopes_follow_the_application_ticked_scopes_now(gw):
 
 async def test_unmapped_routes_are_404_and_never_forwarded(gw):
     client, _, _, tokens, upstream = gw
-    for method, path in [("GET", "/v2/anything"), ("PATCH", "/v1/events"), ("GET", "/admin/applications"),
-                         ("GET", "/v1/events/")]:
+    for method, path in [
+        ("GET", "/v2/anything"),
+        ("PATCH", "/v1/events"),
+        ("GET", "/admin/applications"),
+        ("GET", "/v1/events/"),
+    ]:
         resp = await client.request(method, path, headers=bearer(tokens.access_token))
         assert resp.status == 404, (method, path)
     assert upstream.seen == []
@@ -241,6 +273,7 @@ async def test_public_route_forwards_without_a_token_and_without_identity(gw):
 
 # --- Basic auth (API keys) ---------------------------------------------------------------------------------
 
+
 async def test_basic_auth_passes_through_untouched_without_identity(gw):
     client, _, _, _, upstream = gw
     spoof = {"Authorization": "Basic dXNlcjphcGlrZXk=", "X-Auth-User-Id": "666"}
@@ -259,18 +292,35 @@ async def test_basic_auth_can_be_rejected(make_gateway, echo_upstream):
 
 # --- 5. header mutation ------------------------------------------------------------------------------------
 
+
 async def test_identity_headers_replace_spoofed_ones(gw):
     client, _, app, tokens, upstream = gw
-    status, _ = await raw_request(client.host, client.port, get(
-        b"/v1/events",
-        b"Authorization: Bearer " + tokens.access_token.encode(),
-        b"X-Auth-User-Id: 666", b"x-auth-scopes: lists:write", b"X_Auth_Client_Id: evil", b"X-Auth_User_Id: 667",
-        b"X-Forwarded-For: 6.6.6.6", b"X-Forwarded-Host: evil.example", b"X-Forwarded-Proto: https",
-        b"Forwarded: for=6.6.6.6", b"X-Real-IP: 6.6.6.6",
-        b"X-HTTP-Method-Override: DELETE", b"X-Method-Override: DELETE", b"X_HTTP_Method_Override: DELETE",
-        b"Connection: close, X-Custom-Hop", b"X-Custom-Hop: 1", b"Keep-Alive: 5",
-        b"TE: trailers", b"Proxy-Authorization: Basic Zm9v", b"X-Kept: yes",
-    ))
+    status, _ = await raw_request(
+        client.host,
+        client.port,
+        get(
+            b"/v1/events",
+            b"Authorization: Bearer " + tokens.access_token.encode(),
+            b"X-Auth-User-Id: 666",
+            b"x-auth-scopes: lists:write",
+            b"X_Auth_Client_Id: evil",
+            b"X-Auth_User_Id: 667",
+            b"X-Forwarded-For: 6.6.6.6",
+            b"X-Forwarded-Host: evil.example",
+            b"X-Forwarded-Proto: https",
+            b"Forwarded: for=6.6.6.6",
+            b"X-Real-IP: 6.6.6.6",
+            b"X-HTTP-Method-Override: DELETE",
+            b"X-Method-Override: DELETE",
+            b"X_HTTP_Method_Override: DELETE",
+            b"Connection: close, X-Custom-Hop",
+            b"X-Custom-Hop: 1",
+            b"Keep-Alive: 5",
+            b"TE: trailers",
+            b"Proxy-Authorization: Basic Zm9v",
+            b"X-Kept: yes",
+        ),
+    )
     assert status == 200
     items = upstream.last.header_items
     names = [k.lower() for k, _ in items]
@@ -295,10 +345,23 @@ async def test_connection_naming_an_end_to_end_header_is_refused(gw):
     """Naming an identity or framing header in Connection is no longer a way to have it removed: it is a 400."""
     client, _, _, tokens, upstream = gw
     before = len(upstream.seen)
-    for named in (b"X-Auth-User-Id", b"X-Request-Id", b"Content-Length", b"Content-Encoding", b"Host",
-                  b"Authorization", b"Transfer-Encoding", b"X-Forwarded-For"):
-        status, _ = await raw_request(client.host, client.port, get(
-            b"/v1/events", b"Authorization: Bearer " + tokens.access_token.encode(), b"Connection: close, " + named))
+    for named in (
+        b"X-Auth-User-Id",
+        b"X-Request-Id",
+        b"Content-Length",
+        b"Content-Encoding",
+        b"Host",
+        b"Authorization",
+        b"Transfer-Encoding",
+        b"X-Forwarded-For",
+    ):
+        status, _ = await raw_request(
+            client.host,
+            client.port,
+            get(
+                b"/v1/events", b"Authorization: Bearer " + tokens.access_token.encode(), b"Connection: close, " + named
+            ),
+        )
         assert status == 400, named
     assert len(upstream.seen) == before
 
@@ -307,8 +370,12 @@ async def test_forwarding_headers_of_a_trusted_proxy_are_kept_and_extended(make_
     client, services = await make_gateway(echo_upstream.url, trusted_proxies=["127.0.0.0/8"])
     app = await register_app(services)
     tokens = await issue(services, app, ["events:read"])
-    headers = {**bearer(tokens.access_token), "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
-               "X-Auth-User-Id": "666"}
+    headers = {
+        **bearer(tokens.access_token),
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Proto": "https",
+        "X-Auth-User-Id": "666",
+    }
     assert (await client.get("/v1/events", headers=headers)).status == 200
     h = upstream_headers = echo_upstream.last.headers
     assert h["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"
@@ -336,8 +403,7 @@ async def test_signed_assertion_verifies_against_the_published_jwks(make_gateway
     assertion = echo_upstream.last.headers["X-Auth-Assertion"]
     jwks = await (await client.get("/.well-known/jwks.json")).json()
     key = jwt.PyJWK(jwks["keys"][0])
-    claims = jwt.decode(assertion, key.key, algorithms=["ES256"], audience="apptoto",
-                        issuer=services.settings.issuer)
+    claims = jwt.decode(assertion, key.key, algorithms=["ES256"], audience="apptoto", issuer=services.settings.issuer)
     assert claims["sub"] == "1001" and claims["client_id"] == app.client_id and claims["scope"] == "events:read"
     assert claims["exp"] - claims["iat"] == 60
     spoofed = {**bearer(tokens.access_token), "X-Auth-Assertion": "forged"}
@@ -347,7 +413,10 @@ async def test_signed_assertion_verifies_against_the_published_jwks(make_gateway
 
 async def test_header_bytes_that_are_not_utf8_reach_the_upstream_unchanged(gw):
     client, _, _, tokens, upstream = gw
-    status, _ = await raw_request(client.host, client.port, get(
-        b"/v1/events", b"Authorization: Bearer " + tokens.access_token.encode(), b"X-Latin: caf\xe9"))
+    status, _ = await raw_request(
+        client.host,
+        client.port,
+        get(b"/v1/events", b"Authorization: Bearer " + tokens.access_token.encode(), b"X-Latin: caf\xe9"),
+    )
     assert status == 200
     assert upstream.last.headers["X-Latin"].encode("utf-8", "surrogateescape") == b"caf\xe9"

@@ -43,8 +43,10 @@ from tests.proxy.misbehaving_upstream import (
 TIMEOUT = 5.0
 ATTACKER, VICTIM, READER = "2002", "3003", "1001"
 
-SMUGGLED = (b"GET /v1/admin/users HTTP/1.1\r\nHost: x\r\nX-Auth-User-Id: 1001\r\nX-Auth-Scopes: admin:all\r\n"
-            b"X-Test-Id: smuggled\r\n\r\n")
+SMUGGLED = (
+    b"GET /v1/admin/users HTTP/1.1\r\nHost: x\r\nX-Auth-User-Id: 1001\r\nX-Auth-Scopes: admin:all\r\n"
+    b"X-Test-Id: smuggled\r\n\r\n"
+)
 # Plain texts of the gzip bodies: a complete request (decompresses to fewer bytes than it is compressed: 110 < 113),
 # a tiny body (2 < 22), incompressible random bytes (4096 < 4119) and fifty pipelined requests (5500 > 150).
 PLAINTEXTS = {
@@ -71,8 +73,9 @@ def rig(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> Itera
     upstream = UpstreamProcess(param.get("mode", "normal"), tmp_path)
     try:
         overrides = {"upstream_timeouts": {"connect": 2, "read": 2}, **param.get("config", {})}
-        gateway = GatewayProcess(write_config(tmp_path, upstream=upstream.url, redis_url=redis_url, **overrides),
-                                 env=param.get("env"))
+        gateway = GatewayProcess(
+            write_config(tmp_path, upstream=upstream.url, redis_url=redis_url, **overrides), env=param.get("env")
+        )
     except BaseException:
         upstream.stop()
         raise
@@ -142,8 +145,9 @@ def status_of(result: Response | BaseException) -> int | str:
 # --- compressed request bodies -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rig", [{"mode": "normal"}, {"mode": "early_answer"}], indirect=True,
-                         ids=["normal", "early_answer"])
+@pytest.mark.parametrize(
+    "rig", [{"mode": "normal"}, {"mode": "early_answer"}], indirect=True, ids=["normal", "early_answer"]
+)
 @pytest.mark.parametrize("framing", ["length", "chunked"])
 async def test_compressed_bodies_reach_the_upstream_byte_for_byte_and_never_become_requests(
     rig: Rig, framing: str
@@ -160,15 +164,20 @@ async def test_compressed_bodies_reach_the_upstream_byte_for_byte_and_never_beco
             for kind, body in BODIES.items():
                 steps: list[tuple[str, bytes, str, bytes | None, str | None]] = []
                 t = tid(f"gz-{kind}-c{c}")
-                headers = [auth(rig, ATTACKER), ("X-Test-Id", t), ("Content-Encoding", "gzip"),
-                           ("Content-Type", "application/octet-stream")]
+                headers = [
+                    auth(rig, ATTACKER),
+                    ("X-Test-Id", t),
+                    ("Content-Encoding", "gzip"),
+                    ("Content-Type", "application/octet-stream"),
+                ]
                 steps.append((t, post("/v1/events", headers, body, framing), "POST", body, "gzip"))
                 t = tid(f"plain-c{c}")
                 headers = [auth(rig, ATTACKER), ("X-Test-Id", t), ("Content-Type", "text/plain")]
                 steps.append((t, post("/v1/events", headers, SMUGGLED, framing), "POST", SMUGGLED, None))
                 t = tid(f"get-c{c}")
-                steps.append((t, request_bytes("GET", "/v1/events", [auth(rig, ATTACKER), ("X-Test-Id", t)]),
-                              "GET", None, None))
+                steps.append(
+                    (t, request_bytes("GET", "/v1/events", [auth(rig, ATTACKER), ("X-Test-Id", t)]), "GET", None, None)
+                )
                 for t, raw, method, sent_body, encoding in steps:
                     sent[t] = (method, "/v1/events", ATTACKER, sent_body, encoding)
                     try:
@@ -186,7 +195,8 @@ async def test_compressed_bodies_reach_the_upstream_byte_for_byte_and_never_beco
                 sent[t] = ("GET", "/v1/events", VICTIM, None, None)
                 try:
                     results[t] = await client.request(
-                        request_bytes("GET", "/v1/events", [auth(rig, VICTIM), ("X-Test-Id", t)]), "GET")
+                        request_bytes("GET", "/v1/events", [auth(rig, VICTIM), ("X-Test-Id", t)]), "GET"
+                    )
                 except Exception as exc:
                     results[t] = exc
                 await asyncio.sleep(0.01)
@@ -217,8 +227,10 @@ async def test_compressed_bodies_reach_the_upstream_byte_for_byte_and_never_beco
     for t, entries in grouped.items():
         if t not in sent:
             e = entries[0]
-            problems.append(f"the upstream read a request nobody sent: {e.method} {e.target} id={t} "
-                            f"X-Auth-User-Id={e.all('X-Auth-User-Id')} X-Auth-Scopes={e.all('X-Auth-Scopes')}")
+            problems.append(
+                f"the upstream read a request nobody sent: {e.method} {e.target} id={t} "
+                f"X-Auth-User-Id={e.all('X-Auth-User-Id')} X-Auth-Scopes={e.all('X-Auth-Scopes')}"
+            )
     for s in seen:
         if s.error:
             continue
@@ -235,8 +247,10 @@ async def test_compressed_bodies_reach_the_upstream_byte_for_byte_and_never_beco
         if e.all("X-Auth-User-Id") != [user]:
             problems.append(f"{t}: X-Auth-User-Id {e.all('X-Auth-User-Id')} at the upstream, the caller is {user}")
         if body is not None and e.body != body:
-            problems.append(f"{t}: the upstream read {len(e.body)} body bytes {e.body[:40]!r}..., the client sent "
-                            f"{len(body)} {body[:40]!r}...")
+            problems.append(
+                f"{t}: the upstream read {len(e.body)} body bytes {e.body[:40]!r}..., the client sent "
+                f"{len(body)} {body[:40]!r}..."
+            )
         if encoding is not None and e.all("Content-Encoding") != [encoding]:
             problems.append(f"{t}: Content-Encoding at the upstream {e.all('Content-Encoding')}, sent {encoding}")
         declared = e.header("Content-Length")
@@ -251,22 +265,43 @@ async def test_compressed_bodies_reach_the_upstream_byte_for_byte_and_never_beco
 async def test_connection_may_not_name_end_to_end_headers(rig: Rig) -> None:
     problems: list[str] = []
     refused: list[str] = []
-    for value in ["Content-Encoding", "Content-Length", "Transfer-Encoding", "Host", "Authorization",
-                  "X-Auth-User-Id", "X-Auth-Client-Id", "X-Auth-Scopes", "keep-alive, content-encoding",
-                  "close, X-AUTH-USER-ID"]:
+    for value in [
+        "Content-Encoding",
+        "Content-Length",
+        "Transfer-Encoding",
+        "Host",
+        "Authorization",
+        "X-Auth-User-Id",
+        "X-Auth-Client-Id",
+        "X-Auth-Scopes",
+        "keep-alive, content-encoding",
+        "close, X-AUTH-USER-ID",
+    ]:
         t = tid("conn")
         refused.append(t)
-        headers = [auth(rig, ATTACKER), ("X-Test-Id", t), ("Connection", value), ("Content-Encoding", "gzip"),
-                   ("X-Auth-User-Id", "1001"), ("X-Auth-Client-Id", "forged"), ("X-Auth-Scopes", "admin:all")]
+        headers = [
+            auth(rig, ATTACKER),
+            ("X-Test-Id", t),
+            ("Connection", value),
+            ("Content-Encoding", "gzip"),
+            ("X-Auth-User-Id", "1001"),
+            ("X-Auth-Client-Id", "forged"),
+            ("X-Auth-Scopes", "admin:all"),
+        ]
         framing = "chunked" if "transfer-encoding" in value.lower() else "length"
         result = await send(rig, post("/v1/events", headers, BODIES["request"], framing), "POST")
         if status_of(result) != 400:
             problems.append(f"Connection: {value} -> {status_of(result)}, expected 400")
     # A Connection header naming hop-by-hop fields is fine, and the fields it names are not forwarded.
     ok = tid("conn-ok")
-    result = await send(rig, request_bytes("GET", "/v1/events", [auth(rig, ATTACKER), ("X-Test-Id", ok),
-                                                                 ("Connection", "keep-alive, X-Hop"),
-                                                                 ("X-Hop", "1")]))
+    result = await send(
+        rig,
+        request_bytes(
+            "GET",
+            "/v1/events",
+            [auth(rig, ATTACKER), ("X-Test-Id", ok), ("Connection", "keep-alive, X-Hop"), ("X-Hop", "1")],
+        ),
+    )
     if status_of(result) != 200:
         problems.append(f"Connection: keep-alive, X-Hop -> {status_of(result)}, expected 200")
     seen = by_id(rig.upstream.settled(quiet=0.3, limit=3.0))
@@ -278,8 +313,18 @@ async def test_connection_may_not_name_end_to_end_headers(rig: Rig) -> None:
     assert not problems, "\n".join(problems)
 
 
-INVALID_HOSTS = ["a b@evil:1", "evil:99999", "ex ample", "evil:abc", "user@evil", "evil/path", "evil;x=1",
-                 "evil,other", "evil:80:80", "[::1"]
+INVALID_HOSTS = [
+    "a b@evil:1",
+    "evil:99999",
+    "ex ample",
+    "evil:abc",
+    "user@evil",
+    "evil/path",
+    "evil;x=1",
+    "evil,other",
+    "evil:80:80",
+    "[::1",
+]
 VALID_HOSTS = ["api.example.com", "api.example.com:8443", "localhost", "127.0.0.1:9000", "[::1]:8080"]
 
 
@@ -326,18 +371,27 @@ def cookie_pairs(entry: Seen) -> list[tuple[str, str]]:
     return pairs
 
 
-@pytest.mark.parametrize("rig", [{}, {"env": {"SCOPEGATE_PUBLIC_URL": "https://gw.example"}}], indirect=True,
-                         ids=["http", "https"])
+@pytest.mark.parametrize(
+    "rig", [{}, {"env": {"SCOPEGATE_PUBLIC_URL": "https://gw.example"}}], indirect=True, ids=["http", "https"]
+)
 async def test_gateway_cookies_never_reach_the_upstream(rig: Rig) -> None:
     """Session, login-nonce (and the __Host- variants used under https) are removed; other cookies pass as sent."""
     cases = {
-        tid("mixed"): ([("Cookie", "theme=dark; sg_session=S1; other=1; __Host-sg_session=S2; sg_login=N1; "
-                                   "__Host-sg_login=N2; last=z")],
-                       [("theme", "dark"), ("other", "1"), ("last", "z")]),
+        tid("mixed"): (
+            [
+                (
+                    "Cookie",
+                    "theme=dark; sg_session=S1; other=1; __Host-sg_session=S2; sg_login=N1; __Host-sg_login=N2; last=z",
+                )
+            ],
+            [("theme", "dark"), ("other", "1"), ("last", "z")],
+        ),
         tid("only-ours"): ([("Cookie", "sg_session=S1; __Host-sg_session=S2; sg_login=N1")], []),
         tid("two-lines"): ([("Cookie", "sg_session=S1"), ("Cookie", "a=b; __Host-sg_session=S2")], [("a", "b")]),
-        tid("none-ours"): ([("Cookie", "sg_sessionx=1; my_sg_session=2")], [("sg_sessionx", "1"),
-                                                                            ("my_sg_session", "2")]),
+        tid("none-ours"): (
+            [("Cookie", "sg_sessionx=1; my_sg_session=2")],
+            [("sg_sessionx", "1"), ("my_sg_session", "2")],
+        ),
     }
     problems = []
     for t, (cookie_headers, _) in cases.items():
@@ -362,22 +416,33 @@ async def test_gateway_cookies_never_reach_the_upstream(rig: Rig) -> None:
 SSO = {"mode": "trusted_header", "trusted_proxies": ["127.0.0.1/32"]}
 
 
-@pytest.mark.parametrize("rig", [{"config": {"login": SSO}},
-                                 {"config": {"login": {**SSO, "header": "X-SSO-User"}}}],
-                         indirect=True, ids=["default-header", "custom-header"])
+@pytest.mark.parametrize(
+    "rig",
+    [{"config": {"login": SSO}}, {"config": {"login": {**SSO, "header": "X-SSO-User"}}}],
+    indirect=True,
+    ids=["default-header", "custom-header"],
+)
 async def test_the_sso_login_header_never_reaches_the_upstream(rig: Rig) -> None:
     header = rig.param["config"]["login"].get("header", "X-Authenticated-User")
     t = tid("sso")
-    raw = request_bytes("GET", "/v1/events", [auth(rig, ATTACKER), ("X-Test-Id", t), (header, "1001"),
-                                              (header.lower(), "1001")])
+    raw = request_bytes(
+        "GET", "/v1/events", [auth(rig, ATTACKER), ("X-Test-Id", t), (header, "1001"), (header.lower(), "1001")]
+    )
     result = await send(rig, raw)
     assert status_of(result) == 200
     entry = at_upstream(rig, t)
     assert entry.all(header) == [], f"{header} reached the upstream"
 
 
-OVERRIDES = ["X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
-             "X-Client-IP", "True-Client-IP"]
+OVERRIDES = [
+    "X-Original-URL",
+    "X-Rewrite-URL",
+    "X-HTTP-Method-Override",
+    "X-HTTP-Method",
+    "X-Method-Override",
+    "X-Client-IP",
+    "True-Client-IP",
+]
 
 
 async def test_override_and_client_address_headers_never_reach_the_upstream(rig: Rig) -> None:
@@ -398,12 +463,14 @@ async def test_override_and_client_address_headers_never_reach_the_upstream(rig:
 # --- Expect: 100-continue ------------------------------------------------------------------------------------------
 
 
-async def _expect(rig: Rig, headers: list[tuple[str, str]], body: bytes) -> tuple[bytes, asyncio.StreamReader,
-                                                                                   asyncio.StreamWriter]:
+async def _expect(
+    rig: Rig, headers: list[tuple[str, str]], body: bytes
+) -> tuple[bytes, asyncio.StreamReader, asyncio.StreamWriter]:
     """Send a head with Expect: 100-continue and no body; return the first response head the gateway sends."""
     reader, writer = await asyncio.open_connection("127.0.0.1", rig.gateway.port)
-    head = request_bytes("POST", "/v1/events", [*headers, ("Expect", "100-continue"),
-                                                ("Content-Length", str(len(body)))])
+    head = request_bytes(
+        "POST", "/v1/events", [*headers, ("Expect", "100-continue"), ("Content-Length", str(len(body)))]
+    )
     writer.write(head)
     await writer.drain()
     first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
@@ -554,5 +621,6 @@ async def test_idle_connections_are_closed_at_the_deadline(rig: Rig) -> None:
         with contextlib.suppress(Exception):
             await writer.wait_closed()
     assert silent is not None and silent <= bound, f"a silent connection was closed after {silent}s"
-    assert after_response is not None and after_response <= bound, \
+    assert after_response is not None and after_response <= bound, (
         f"an idle keep-alive connection was closed after {after_response}s"
+    )

@@ -81,8 +81,9 @@ def rig(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> Itera
     mode = request.param
     upstream = UpstreamProcess(mode, tmp_path)
     try:
-        config = write_config(tmp_path, upstream=upstream.url, redis_url=redis_url,
-                              upstream_timeouts={"connect": 2, "read": 2})
+        config = write_config(
+            tmp_path, upstream=upstream.url, redis_url=redis_url, upstream_timeouts={"connect": 2, "read": 2}
+        )
         gateway = GatewayProcess(config)
     except BaseException:
         upstream.stop()
@@ -128,13 +129,21 @@ def judge(mode: str, tid: str, method: str, result: Response | BaseException) ->
         named.add(echoed)
     foreign = named - {tid}
     if foreign:
-        return Outcome(tid, method, "bad",
-                       f"status {resp.status} names another request: {sorted(foreign)} (body {resp.body[:120]!r})")
+        return Outcome(
+            tid,
+            method,
+            "bad",
+            f"status {resp.status} names another request: {sorted(foreign)} (body {resp.body[:120]!r})",
+        )
     if resp.status == 502:
         return Outcome(tid, method, "502")
     if not 200 <= resp.status < 300:
-        return Outcome(tid, method, "bad", f"status {resp.status} (only a 2xx of its own or a 502 may reach the "
-                                           f"client), body {resp.body[:120]!r}")
+        return Outcome(
+            tid,
+            method,
+            "bad",
+            f"status {resp.status} (only a 2xx of its own or a 502 may reach the client), body {resp.body[:120]!r}",
+        )
     if echoed != tid:
         return Outcome(tid, method, "bad", f"2xx without its own id (X-Test-Id {echoed!r})")
     if resp.informational:
@@ -235,8 +244,10 @@ async def test_each_client_gets_only_its_own_response(rig: Rig) -> None:
         if outcome.kind == "bad":
             problems.append(f"single {method}: {outcome.detail}")
         elif outcome.kind == "ok":
-            problems.append(f"single {method}: answered {result.status if isinstance(result, Response) else '?'}"
-                            f" and relayed; a framing anomaly must be a 502")
+            problems.append(
+                f"single {method}: answered {result.status if isinstance(result, Response) else '?'}"
+                f" and relayed; a framing anomaly must be a 502"
+            )
         elif outcome.kind == "cut":
             assert isinstance(result, Response)
             if mode != "endless_trailers":
@@ -252,8 +263,10 @@ async def test_each_client_gets_only_its_own_response(rig: Rig) -> None:
     if mode == "normal":
         not_ok = [o for o in run.outcomes if o.kind != "ok"]
         if not_ok or len(run.outcomes) != CLIENTS * REQUESTS_PER_CLIENT:
-            problems.append(f"normal upstream: {len(not_ok)} requests not answered 2xx, "
-                            f"{len(run.outcomes)} of {CLIENTS * REQUESTS_PER_CLIENT} done")
+            problems.append(
+                f"normal upstream: {len(not_ok)} requests not answered 2xx, "
+                f"{len(run.outcomes)} of {CLIENTS * REQUESTS_PER_CLIENT} done"
+            )
 
     # 3. What the upstream read: only the requests sent, each as sent.
     seen = rig.upstream.settled(quiet=0.3, limit=4.0)
@@ -294,7 +307,9 @@ async def test_each_client_gets_only_its_own_response(rig: Rig) -> None:
     after = await one(rig, "GET", tid, ("X-Upstream-Mode", "normal"))
     outcome = judge("normal", tid, "GET", after)
     if outcome.kind != "ok":
-        problems.append(f"a correct request afterwards: {outcome.kind} {outcome.detail or getattr(after, 'status', '')}")
+        problems.append(
+            f"a correct request afterwards: {outcome.kind} {outcome.detail or getattr(after, 'status', '')}"
+        )
     logs = rig.gateway.logs()
     if "Traceback" in logs or "unhandled error" in logs:
         problems.append("the gateway logged an unhandled error:\n" + logs[-2000:])
@@ -315,9 +330,22 @@ async def _healthz(rig: Rig) -> Response | BaseException:
 
 def test_the_modes_cover_the_issue() -> None:
     """Issue 8 lists these upstream behaviours; each must be a mode above."""
-    required = {"extra_immediate", "extra_delayed", "head_with_body", "status_204_body", "status_304_body",
-                "short_length", "long_length", "early_answer", "upgrade_101", "nonascii_digit", "huge_head_split",
-                "endless_1xx", "endless_trailers", "bad_header_name"}
+    required = {
+        "extra_immediate",
+        "extra_delayed",
+        "head_with_body",
+        "status_204_body",
+        "status_304_body",
+        "short_length",
+        "long_length",
+        "early_answer",
+        "upgrade_101",
+        "nonascii_digit",
+        "huge_head_split",
+        "endless_1xx",
+        "endless_trailers",
+        "bad_header_name",
+    }
     assert required <= set(MODES)
 
 

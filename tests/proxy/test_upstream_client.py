@@ -77,8 +77,9 @@ async def test_keep_alive_reuses_one_connection_and_sends_host(upstream: RawUpst
 
 
 async def test_chunked_with_trailers_and_extensions(upstream: RawUpstream) -> None:
-    upstream.respond = lambda head: (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                     b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n")
+    upstream.respond = lambda head: (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n"
+    )
     pool = pool_for(upstream)
     status, body, resp = await body_of(pool)
     assert (status, body, resp.content_length) == (200, b"abcde", None)  # type: ignore[attr-defined]
@@ -148,8 +149,9 @@ async def test_a_non_idempotent_request_is_never_sent_twice(upstream: RawUpstrea
 
 async def test_ambiguous_framing_and_garbage_are_502(upstream: RawUpstream) -> None:
     pool = pool_for(upstream)
-    upstream.respond = lambda head: (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                     b"0\r\n\r\n")
+    upstream.respond = lambda head: (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
     with pytest.raises(UpstreamUnavailable):
         await pool.request("GET", "/x", CIMultiDict())
     upstream.respond = lambda head: b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"

@@ -36,32 +36,80 @@ class LocalCluster:
         self.ports = [cluster_port() for _ in range(primaries * (1 + replicas))]
         self.procs: list[subprocess.Popen[bytes]] = []
         for port in self.ports:
-            self.procs.append(subprocess.Popen(
-                [binary, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                 "--cluster-config-file", f"{self.dir}/nodes-{port}.conf", "--cluster-node-timeout", "2000",
-                 "--save", "", "--appendonly", "no", "--dir", self.dir, "--protected-mode", "no",
-                 "--repl-diskless-sync-delay", "0"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        binary,
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        f"{self.dir}/nodes-{port}.conf",
+                        "--cluster-node-timeout",
+                        "2000",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        self.dir,
+                        "--protected-mode",
+                        "no",
+                        "--repl-diskless-sync-delay",
+                        "0",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         for port in self.ports:
             wait_until(lambda p=port: command(p, "PING").startswith(b"+PONG"), what="cluster node up")  # type: ignore[misc]
 
     def create(self) -> None:
-        subprocess.run([self.cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
-                        "--cluster-replicas", str(self.replicas), "--cluster-yes"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-        wait_until(lambda: all(b"cluster_state:ok" in command(p, "CLUSTER", "INFO") for p in self.ports),
-                   timeout=30, what="cluster state ok")
+        subprocess.run(
+            [
+                self.cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in self.ports),
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+        wait_until(
+            lambda: all(b"cluster_state:ok" in command(p, "CLUSTER", "INFO") for p in self.ports),
+            timeout=30,
+            what="cluster state ok",
+        )
         # Every primary has its replica attached before the tests start writing.
-        wait_until(lambda: sum(b"connected_slaves:1" in command(p, "INFO", "replication") for p in self.ports)
-                   >= len(self.ports) // (1 + self.replicas) if self.replicas else True, timeout=30,
-                   what="replicas attached")
+        wait_until(
+            lambda: (
+                sum(b"connected_slaves:1" in command(p, "INFO", "replication") for p in self.ports)
+                >= len(self.ports) // (1 + self.replicas)
+                if self.replicas
+                else True
+            ),
+            timeout=30,
+            what="replicas attached",
+        )
 
         # Every primary's replica acknowledges writes (a replica fresh from its initial sync acknowledges only on
         # its once-a-second cron at first).
         for port in self.ports:
             if b"master" in command(port, "ROLE"):
-                key = next(k for k in (f"sg:test:probe:{i}" for i in range(10_000))
-                           if not command(port, "SET", k, "1").startswith(b"-MOVED"))
+                key = next(
+                    k
+                    for k in (f"sg:test:probe:{i}" for i in range(10_000))
+                    if not command(port, "SET", k, "1").startswith(b"-MOVED")
+                )
                 wait_until(lambda p=port, k=key: acknowledged(p, key=k), what="shard replica acknowledges")  # type: ignore[misc]
         self.flush()
 

@@ -41,8 +41,10 @@ def start_sentinel_deployment() -> SentinelDeployment:
     sentinels = Sentinels(primary.port)
     # Every sentinel knows the replica (it can fail over to it), and the replica acknowledges writes.
     for port in sentinels.ports:
-        wait_until(lambda p=port: str(replica.port).encode() in command(p, "SENTINEL", "replicas", "sg"),  # type: ignore[misc]
-                   what="sentinel sees the replica")
+        wait_until(
+            lambda p=port: str(replica.port).encode() in command(p, "SENTINEL", "replicas", "sg"),  # type: ignore[misc]
+            what="sentinel sees the replica",
+        )
     wait_until(lambda: acknowledged(primary.port), what="replica acknowledges")
     primary.flush()
     return SentinelDeployment(primary, replica, sentinels)

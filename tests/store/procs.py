@@ -26,8 +26,10 @@ def acknowledged(primary_port: int, timeout_ms: int = 200, key: str = "sg:test:p
     """A write followed by WAIT on the same connection is confirmed by a replica (a WAIT after no write proves
     nothing: it has nothing to wait for)."""
     with socket.create_connection(("127.0.0.1", primary_port), timeout=5) as s:
-        s.sendall(f"*3\r\n$3\r\nSET\r\n${len(key)}\r\n{key}\r\n$1\r\n1\r\n".encode()
-                  + f"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n${len(str(timeout_ms))}\r\n{timeout_ms}\r\n".encode())
+        s.sendall(
+            f"*3\r\n$3\r\nSET\r\n${len(key)}\r\n{key}\r\n$1\r\n1\r\n".encode()
+            + f"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n${len(str(timeout_ms))}\r\n{timeout_ms}\r\n".encode()
+        )
         reply = b""
         while reply.count(b"\r\n") < 2:
             reply += s.recv(1024)
@@ -67,10 +69,13 @@ class Replica(RedisServer):
         # The primary starts a full sync at once instead of waiting for more replicas (5 s by default).
         command(self.primary_port, "CONFIG", "SET", "repl-diskless-sync-delay", "0")
         command(self.port, "REPLICAOF", "127.0.0.1", str(self.primary_port))
-        wait_until(lambda: info_field(self.port, "replication", "master_link_status") == "up",
-                   what="replication link up")
-        wait_until(lambda: int(info_field(self.primary_port, "replication", "connected_slaves") or 0) >= 1,
-                   what="primary sees the replica")
+        wait_until(
+            lambda: info_field(self.port, "replication", "master_link_status") == "up", what="replication link up"
+        )
+        wait_until(
+            lambda: int(info_field(self.primary_port, "replication", "connected_slaves") or 0) >= 1,
+            what="primary sees the replica",
+        )
         # Acknowledging: a replica just past its full sync may not answer WAIT yet.
         wait_until(lambda: acknowledged(self.primary_port), what="replica acknowledges")
 
@@ -85,9 +90,14 @@ class Replica(RedisServer):
     def catch_up(self) -> None:
         """Thaw and wait until the replica has everything the primary has (what an operator's recovery means)."""
         self.thaw()
-        wait_until(lambda: info_field(self.port, "replication", "master_link_status") == "up"
-                   and info_field(self.port, "replication", "master_repl_offset")
-                   == info_field(self.primary_port, "replication", "master_repl_offset"), what="replica caught up")
+        wait_until(
+            lambda: (
+                info_field(self.port, "replication", "master_link_status") == "up"
+                and info_field(self.port, "replication", "master_repl_offset")
+                == info_field(self.primary_port, "replication", "master_repl_offset")
+            ),
+            what="replica caught up",
+        )
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -109,16 +119,28 @@ class Sentinels:
         for i, port in enumerate(self.ports):
             conf = os.path.join(self.dir, f"s{i}.conf")
             with open(conf, "w") as f:
-                f.write(f"port {port}\nbind 127.0.0.1\ndir {self.dir}\n"
-                        f"sentinel monitor {name} 127.0.0.1 {primary_port} {min(quorum, n)}\n"
-                        f"sentinel down-after-milliseconds {name} 1000\n"
-                        f"sentinel failover-timeout {name} 5000\n"
-                        f"sentinel parallel-syncs {name} 1\n")
-            self.procs.append(subprocess.Popen([str(shutil.which("redis-server")), conf, "--sentinel"],
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                f.write(
+                    f"port {port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                    f"sentinel monitor {name} 127.0.0.1 {primary_port} {min(quorum, n)}\n"
+                    f"sentinel down-after-milliseconds {name} 1000\n"
+                    f"sentinel failover-timeout {name} 5000\n"
+                    f"sentinel parallel-syncs {name} 1\n"
+                )
+            self.procs.append(
+                subprocess.Popen(
+                    [str(shutil.which("redis-server")), conf, "--sentinel"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         for port in self.ports:
-            wait_until(lambda p=port: str(primary_port).encode()  # type: ignore[misc]
-                       in command(p, "SENTINEL", "get-master-addr-by-name", name), what="sentinel up")
+            wait_until(
+                lambda p=port: (
+                    str(primary_port).encode()  # type: ignore[misc]
+                    in command(p, "SENTINEL", "get-master-addr-by-name", name)
+                ),
+                what="sentinel up",
+            )
 
     @property
     def url(self) -> str:

@@ -35,8 +35,9 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[RedisStore]:
 
 
 async def new_app(store: RedisStore) -> Application:
-    reg = await applications.register(store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb",
-                                                                "owner": "u1"})
+    reg = await applications.register(
+        store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb", "owner": "u1"}
+    )
     return reg.application
 
 
@@ -74,13 +75,15 @@ async def test_rotate_secret_of_a_deleted_application_writes_nothing(store: Redi
 
 async def test_issuance_and_refresh_write_grant_and_both_tokens(store: RedisStore) -> None:
     app = await new_app(store)
-    issued = await start_grant(store, HASHER, client_id=app.client_id, user_id="u1", scopes=["events:read"],
-                               access_ttl=60, refresh_ttl=120)
+    issued = await start_grant(
+        store, HASHER, client_id=app.client_id, user_id="u1", scopes=["events:read"], access_ttl=60, refresh_ttl=120
+    )
     assert await store.get_grant(issued.grant.grant_id) == issued.grant
     assert await store._r.sismember(ks.app_grants(app.client_id), issued.grant.grant_id)
     assert await store.get_access_token(HASHER.hash(issued.access_token)) is not None
     assert (await store.get_refresh_token(issued.grant.refresh_hash)) == RefreshTokenRecord(
-        issued.grant.grant_id, (await store.get_refresh_token(issued.grant.refresh_hash)).expires_at)  # type: ignore[union-attr]
+        issued.grant.grant_id, (await store.get_refresh_token(issued.grant.refresh_hash)).expires_at
+    )  # type: ignore[union-attr]
     nxt = await continue_grant(store, HASHER, issued.grant, ["events:read"], access_ttl=60, refresh_ttl=120)
     assert (await store.get_grant(issued.grant.grant_id)) == nxt.grant
     assert await store.get_access_token(HASHER.hash(nxt.access_token)) is not None
@@ -89,8 +92,9 @@ async def test_issuance_and_refresh_write_grant_and_both_tokens(store: RedisStor
 
 async def test_refresh_never_recreates_a_revoked_grant(store: RedisStore) -> None:
     app = await new_app(store)
-    issued = await start_grant(store, HASHER, client_id=app.client_id, user_id="u1", scopes=["events:read"],
-                               access_ttl=60, refresh_ttl=120)
+    issued = await start_grant(
+        store, HASHER, client_id=app.client_id, user_id="u1", scopes=["events:read"], access_ttl=60, refresh_ttl=120
+    )
     assert await store.revoke_grant(issued.grant.grant_id)
     with pytest.raises(OAuthError):
         await continue_grant(store, HASHER, issued.grant, ["events:read"], access_ttl=60, refresh_ttl=120)
@@ -117,8 +121,15 @@ async def test_each_atomic_write_is_one_multi_or_one_script(redis_url: str) -> N
         assert epochs is not None
 
         async def issue() -> None:
-            await start_grant(store, HASHER, client_id=app.client_id, user_id="u1", scopes=["events:read"],
-                              access_ttl=60, refresh_ttl=120)
+            await start_grant(
+                store,
+                HASHER,
+                client_id=app.client_id,
+                user_id="u1",
+                scopes=["events:read"],
+                access_ttl=60,
+                refresh_ttl=120,
+            )
 
         await issue()  # loads the script (a first EVALSHA is answered NOSCRIPT, then it is loaded)
         calls = await _commands(redis_url, issue)
@@ -127,8 +138,10 @@ async def test_each_atomic_write_is_one_multi_or_one_script(redis_url: str) -> N
         assert calls.get("evalsha", 0) + calls.get("eval", 0) == 1, calls
         assert "multi" not in calls
 
-        for write in (lambda: store.update_app(replace(app, name="B")),
-                      lambda: store.rotate_secret(app.client_id, "h2", 60)):
+        for write in (
+            lambda: store.update_app(replace(app, name="B")),
+            lambda: store.rotate_secret(app.client_id, "h2", 60),
+        ):
             calls = await _commands(redis_url, write)
             assert calls.get("evalsha", 0) + calls.get("eval", 0) == 1, calls
             assert "multi" not in calls
@@ -141,12 +154,21 @@ async def test_an_unreachable_store_is_store_unavailable_everywhere() -> None:
     now = int(time.time())
     at = AccessTokenRecord("g", "c", "u", frozenset(), now, now + 60)
     calls = [
-        store.ping(), store.get_app("c"), store.update_app(Application("c", "n", "https://a.example/cb", True, (),
-                                                                      "o", False, 1.0, 1.0)),
-        store.rotate_secret("c", "h", 60), store.get_access_token("h"), store.validation_facts("g", "c", "u"),
-        store.save_access_token("h", at), store.redeem_code("h"), store.list_authorizations("u"),
-        store.revoke_user_app("u", "c"), store.hit_counter("n", "k", 60), store.get_ephemeral("n", "k"),
-        store.append_audit({"action": "x"}), store.read_audit(), store.publish(TokenRevoked("h")),
+        store.ping(),
+        store.get_app("c"),
+        store.update_app(Application("c", "n", "https://a.example/cb", True, (), "o", False, 1.0, 1.0)),
+        store.rotate_secret("c", "h", 60),
+        store.get_access_token("h"),
+        store.validation_facts("g", "c", "u"),
+        store.save_access_token("h", at),
+        store.redeem_code("h"),
+        store.list_authorizations("u"),
+        store.revoke_user_app("u", "c"),
+        store.hit_counter("n", "k", 60),
+        store.get_ephemeral("n", "k"),
+        store.append_audit({"action": "x"}),
+        store.read_audit(),
+        store.publish(TokenRevoked("h")),
         store.record_authorization(Authorization("u", "c", (), 1.0)),
     ]
     try:

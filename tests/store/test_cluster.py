@@ -25,11 +25,18 @@ def test_cluster_url_validation() -> None:
 
 def test_the_keys_of_one_application_share_a_slot() -> None:
     cid, uid = "C1ient", "user 1"
-    tagged = [ks.app(cid), ks.app_secrets(cid), ks.app_grants(cid), ks.client_users(cid), ks.app_consents(cid),
-              ks.user_app_epoch(uid, cid), ks.grant(f"{cid}.abc")]
-    assert {k[k.index("{"):k.index("}") + 1] for k in tagged} == {"{C1ient}"}
+    tagged = [
+        ks.app(cid),
+        ks.app_secrets(cid),
+        ks.app_grants(cid),
+        ks.client_users(cid),
+        ks.app_consents(cid),
+        ks.user_app_epoch(uid, cid),
+        ks.grant(f"{cid}.abc"),
+    ]
+    assert {k[k.index("{") : k.index("}") + 1] for k in tagged} == {"{C1ient}"}
     user = [ks.user_epoch(uid), ks.authorizations(uid), ks.last_used(uid)]
-    assert {k[k.index("{"):k.index("}") + 1] for k in user} == {"{user 1}"}
+    assert {k[k.index("{") : k.index("}") + 1] for k in user} == {"{user 1}"}
 
 
 async def test_gateway_on_redis_cluster(redis_cluster: LocalCluster, make_gateway: Any, echo_upstream: Any) -> None:
@@ -44,8 +51,9 @@ async def test_gateway_on_redis_cluster(redis_cluster: LocalCluster, make_gatewa
         tokens.append(await issue(services, app, ["events:read"], user_id=f"u{i}"))
     for t in tokens:
         assert (await client.get("/v1/events", headers=bearer(t.access_token))).status == 200
-    slots = {int(command(redis_cluster.ports[0], "CLUSTER", "KEYSLOT", ks.app(a.client_id)).strip(b":\r\n"))
-             for a in apps}
+    slots = {
+        int(command(redis_cluster.ports[0], "CLUSTER", "KEYSLOT", ks.app(a.client_id)).strip(b":\r\n")) for a in apps
+    }
     assert len(slots) == 6
     await store.delete_app(apps[0].client_id)
     await store.revoke_user("u1")

@@ -56,8 +56,9 @@ async def _store(url: str, **options: Any) -> RedisStore:
 
 
 async def _app(store: RedisStore) -> str:
-    reg = await applications.register(store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb",
-                                                                "owner": "u1"})
+    reg = await applications.register(
+        store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb", "owner": "u1"}
+    )
     return reg.application.client_id
 
 
@@ -100,11 +101,20 @@ async def test_every_security_critical_write_waits_and_is_refused_without_the_re
     store, replica = store_and_replica
     cid = await _app(store)
     await store.record_authorization(Authorization("u1", cid, ("events:read",), time.time()))
-    issued = await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"],
-                               access_ttl=60, refresh_ttl=120, require_consent=True)
+    issued = await start_grant(
+        store,
+        HASHER,
+        client_id=cid,
+        user_id="u1",
+        scopes=["events:read"],
+        access_ttl=60,
+        refresh_ttl=120,
+        require_consent=True,
+    )
     code = HASHER.hash(mint(TokenKind.CODE))
-    await store.save_code(code, PendingCode(cid, "u1", "https://a.example/cb", ("events:read",), None,
-                                            int(time.time()) + 60))
+    await store.save_code(
+        code, PendingCode(cid, "u1", "https://a.example/cb", ("events:read",), None, int(time.time()) + 60)
+    )
 
     replica.freeze()
     writes = {
@@ -171,17 +181,29 @@ async def test_retried_delete_republishes(store_and_replica: tuple[RedisStore, R
 
 
 async def test_admin_answers_503_while_unconfirmed_and_the_retry_succeeds(
-    primary: RedisServer, replica: Replica, make_gateway: Any, echo_upstream: Any, aiohttp_client: Any,
+    primary: RedisServer,
+    replica: Replica,
+    make_gateway: Any,
+    echo_upstream: Any,
+    aiohttp_client: Any,
 ) -> None:
     from admin.app import build_admin_app
 
-    public, services = await make_gateway(echo_upstream.url, redis_url=primary.url,
-                                          redis={"min_replicas_acked": 1, "ack_timeout": 0.1})
+    public, services = await make_gateway(
+        echo_upstream.url, redis_url=primary.url, redis={"min_replicas_acked": 1, "ack_timeout": 0.1}
+    )
     admin = await aiohttp_client(build_admin_app(services))
     created = await (await admin.post("/admin/applications", json=NEW_APP, headers=AUTH)).json()
     cid = created["client_id"]
-    issued = await start_grant(services.store, services.hasher, client_id=cid, user_id="1001",
-                               scopes=["events:read"], access_ttl=3600, refresh_ttl=86400)
+    issued = await start_grant(
+        services.store,
+        services.hasher,
+        client_id=cid,
+        user_id="1001",
+        scopes=["events:read"],
+        access_ttl=3600,
+        refresh_ttl=86400,
+    )
     bearer = {"Authorization": f"Bearer {issued.access_token}"}
     assert (await public.get("/v1/events", headers=bearer)).status == 200
 
@@ -211,8 +233,10 @@ async def test_wait_latency(primary: RedisServer, replica: Replica, capsys: pyte
         with capsys.disabled():
             for name, values in timings.items():
                 values.sort()
-                print(f"\nrevoke_user_app {name}: median {statistics.median(values) * 1000:.3f} ms, "
-                      f"p99 {values[int(len(values) * 0.99) - 1] * 1000:.3f} ms")
+                print(
+                    f"\nrevoke_user_app {name}: median {statistics.median(values) * 1000:.3f} ms, "
+                    f"p99 {values[int(len(values) * 0.99) - 1] * 1000:.3f} ms"
+                )
         assert statistics.median(timings["min_replicas_acked=1"]) < 0.1
     finally:
         await durable.close()

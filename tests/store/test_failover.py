@@ -24,7 +24,10 @@ pytestmark = pytest.mark.slow
 
 
 async def test_no_revoked_token_is_valid_after_failover(
-    sentinel_deployment: SentinelDeployment, make_gateway: Any, echo_upstream: Any, aiohttp_client: Any,
+    sentinel_deployment: SentinelDeployment,
+    make_gateway: Any,
+    echo_upstream: Any,
+    aiohttp_client: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     d = sentinel_deployment
@@ -52,8 +55,9 @@ async def test_no_revoked_token_is_valid_after_failover(
     assert record is not None
     code = services.hasher.hash(mint(TokenKind.CODE))
     await store.record_authorization(Authorization("2011", app.client_id, ("events:read",), time.time()))
-    await store.save_code(code, PendingCode(app.client_id, "2011", app.redirect_uri, ("events:read",), None,
-                                            int(time.time()) + 60))
+    await store.save_code(
+        code, PendingCode(app.client_id, "2011", app.redirect_uri, ("events:read",), None, int(time.time()) + 60)
+    )
     assert await store.redeem_code(code) is not None
 
     # The primary dies at once, nothing saved.
@@ -98,5 +102,7 @@ async def test_no_revoked_token_is_valid_after_failover(
         await store.revoke_user(users[15])
     assert wrongly_accepted == 0, statuses
     with capsys.disabled():
-        print(f"\nfailover: {recovered_at - killed_at:.2f} s from SIGKILL of the primary to the first accepted "
-              f"request; during it {statuses} for revoked tokens, 0 wrongly accepted")
+        print(
+            f"\nfailover: {recovered_at - killed_at:.2f} s from SIGKILL of the primary to the first accepted "
+            f"request; during it {statuses} for revoked tokens, 0 wrongly accepted"
+        )

@@ -107,8 +107,12 @@ def test_the_walk_sees_the_imports_it_checks() -> None:
     found = dict(modules())
     assert {"gateway.validation", "gateway.issuance", "gateway.store.redis.client", "admin.views"} <= found.keys()
     assert {"TokenReader", "TokenStore", "ApplicationRegistry", "Store"} <= PROTOCOLS
-    assert ("gateway.store.base", "TokenReader") in set(imports("gateway.validation", found["gateway.validation"].read_text()))
-    assert ("gateway.store.base", "TokenStore") in set(imports("gateway.issuance", found["gateway.issuance"].read_text()))
+    assert ("gateway.store.base", "TokenReader") in set(
+        imports("gateway.validation", found["gateway.validation"].read_text())
+    )
+    assert ("gateway.store.base", "TokenStore") in set(
+        imports("gateway.issuance", found["gateway.issuance"].read_text())
+    )
 
 
 @pytest.mark.parametrize(

@@ -77,15 +77,24 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[RedisStore]:
 
 
 async def _app(store: RedisStore) -> str:
-    reg = await applications.register(store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb",
-                                                                "owner": "u1"})
+    reg = await applications.register(
+        store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb", "owner": "u1"}
+    )
     return reg.application.client_id
 
 
 async def _consented_grant(store: RedisStore, cid: str, user: str) -> object:
     await store.record_authorization(Authorization(user, cid, ("events:read",), time.time()))
-    return await start_grant(store, HASHER, client_id=cid, user_id=user, scopes=["events:read"], access_ttl=60,
-                             refresh_ttl=REFRESH_TTL, require_consent=True)
+    return await start_grant(
+        store,
+        HASHER,
+        client_id=cid,
+        user_id=user,
+        scopes=["events:read"],
+        access_ttl=60,
+        refresh_ttl=REFRESH_TTL,
+        require_consent=True,
+    )
 
 
 async def test_every_key_has_a_ttl_or_an_owner(store: RedisStore) -> None:
@@ -98,14 +107,21 @@ async def test_every_key_has_a_ttl_or_an_owner(store: RedisStore) -> None:
     issued = await _consented_grant(store, keep, "u4")
     rec, _ = await store.consume_refresh_token(issued.grant.refresh_hash)  # type: ignore[attr-defined]
     assert rec is not None
-    nxt = await continue_grant(store, HASHER, issued.grant, ["events:read"], access_ttl=60,  # type: ignore[attr-defined]
-                               refresh_ttl=REFRESH_TTL)
+    nxt = await continue_grant(
+        store,
+        HASHER,
+        issued.grant,
+        ["events:read"],
+        access_ttl=60,  # type: ignore[attr-defined]
+        refresh_ttl=REFRESH_TTL,
+    )
     assert (await store.consume_refresh_token(issued.grant.refresh_hash))[1]  # type: ignore[attr-defined]
     await store.revoke_grant(nxt.grant.grant_id)
     await store.revoke_access_token(HASHER.hash(nxt.access_token))
     code = HASHER.hash(mint(TokenKind.CODE))
-    await store.save_code(code, PendingCode(keep, "u1", "https://a.example/cb", ("events:read",), None,
-                                            int(time.time()) + 60))
+    await store.save_code(
+        code, PendingCode(keep, "u1", "https://a.example/cb", ("events:read",), None, int(time.time()) + 60)
+    )
     await store.redeem_code(code)
     await store.mark_code_grant(code, "g")
     await store.code_replay_grant(code)
@@ -153,8 +169,15 @@ async def test_a_crashed_cleanup_is_finished_by_another_process(redis_url: str) 
     for i in range(1200):  # more than one batch of 500
         await first.record_authorization(Authorization(f"u{i}", cid, ("events:read",), time.time()))
     for i in range(20):
-        await start_grant(first, HASHER, client_id=cid, user_id=f"u{i}", scopes=["events:read"], access_ttl=60,
-                          refresh_ttl=REFRESH_TTL)
+        await start_grant(
+            first,
+            HASHER,
+            client_id=cid,
+            user_id=f"u{i}",
+            scopes=["events:read"],
+            access_ttl=60,
+            refresh_ttl=REFRESH_TTL,
+        )
     assert await first.delete_app(cid)
     # A crash mid-clean-up: one batch of grants done, then the process is gone.
     await first._r.spop(ks.app_grants(cid), 5)
@@ -186,28 +209,63 @@ async def test_revoke_between_check_and_issuance_mints_nothing(store: RedisStore
     """The token endpoint checks the consent, then issues: a revocation landing in between is seen by the issuing
     step itself (it checks the consent and reads the epochs atomically with its writes)."""
     cid = await _app(store)
-    for revoke in (lambda: store.revoke_user_app("u1", cid), lambda: store.revoke_user("u1"),
-                   lambda: store.revoke_client(cid)):
+    for revoke in (
+        lambda: store.revoke_user_app("u1", cid),
+        lambda: store.revoke_user("u1"),
+        lambda: store.revoke_client(cid),
+    ):
         await store.record_authorization(Authorization("u1", cid, ("events:read",), time.time() - 1))
         assert await store.get_authorization("u1", cid) is not None  # the endpoint's check passes ...
         await revoke()  # ... then the revocation lands ...
         with pytest.raises(OAuthError):  # ... and the issuing step refuses
-            await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"], access_ttl=60,
-                              refresh_ttl=REFRESH_TTL, require_consent=True)
+            await start_grant(
+                store,
+                HASHER,
+                client_id=cid,
+                user_id="u1",
+                scopes=["events:read"],
+                access_ttl=60,
+                refresh_ttl=REFRESH_TTL,
+                require_consent=True,
+            )
     # A consent row that a bulk revocation has not removed yet does not authorize issuance either.
     await store.record_authorization(Authorization("u1", cid, ("events:read",), time.time() - 1))
     await store.revoke_client(cid)
     await store.record_authorization(Authorization("u1", cid, ("events:read",), time.time() - 5))
     with pytest.raises(OAuthError):
-        await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"], access_ttl=60,
-                          refresh_ttl=REFRESH_TTL, require_consent=True)
+        await start_grant(
+            store,
+            HASHER,
+            client_id=cid,
+            user_id="u1",
+            scopes=["events:read"],
+            access_ttl=60,
+            refresh_ttl=REFRESH_TTL,
+            require_consent=True,
+        )
     # A consent given after it does, and a consent must cover the scopes asked for.
     await store.record_authorization(Authorization("u1", cid, ("events:read",), time.time() + 1))
-    issued = await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"], access_ttl=60,
-                               refresh_ttl=REFRESH_TTL, require_consent=True)
+    issued = await start_grant(
+        store,
+        HASHER,
+        client_id=cid,
+        user_id="u1",
+        scopes=["events:read"],
+        access_ttl=60,
+        refresh_ttl=REFRESH_TTL,
+        require_consent=True,
+    )
     with pytest.raises(OAuthError):
-        await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:write"], access_ttl=60,
-                          refresh_ttl=REFRESH_TTL, require_consent=True)
+        await start_grant(
+            store,
+            HASHER,
+            client_id=cid,
+            user_id="u1",
+            scopes=["events:write"],
+            access_ttl=60,
+            refresh_ttl=REFRESH_TTL,
+            require_consent=True,
+        )
     # A refresh racing a revocation: the grant's epochs are stale, so nothing is written.
     await store.revoke_user("u1")
     with pytest.raises(OAuthError):

@@ -15,9 +15,11 @@ from gateway.store.redis_store import connect
 async def test_a_burst_larger_than_the_pool_queues_instead_of_failing(redis_url: str) -> None:
     store = connect(redis_url, options=StoreOptions(pool_size=2, pool_timeout=2.0, read_pool_size=1))
     try:
-        results = await asyncio.gather(*(store.get_app(f"c{i}") for i in range(300)),
-                                       *(store.get_access_token(f"h{i}") for i in range(300)),
-                                       *(store.validation_facts("g", "c", f"u{i}") for i in range(50)))
+        results = await asyncio.gather(
+            *(store.get_app(f"c{i}") for i in range(300)),
+            *(store.get_access_token(f"h{i}") for i in range(300)),
+            *(store.validation_facts("g", "c", f"u{i}") for i in range(50)),
+        )
         assert len(results) == 650
     finally:
         await store.close()

@@ -51,11 +51,13 @@ async def test_lagging_replica_refuses_then_confirmed_write_survives_failover(
     try:
         await patient.init_scopes(["events:read"])
         await hasty.init_scopes(["events:read"])
-        reg = await applications.register(patient, HASHER, ["events:read"],
-                                          {"name": "A", "redirect_uri": "https://a.example/cb", "owner": "u1"})
+        reg = await applications.register(
+            patient, HASHER, ["events:read"], {"name": "A", "redirect_uri": "https://a.example/cb", "owner": "u1"}
+        )
         cid = reg.application.client_id
-        issued = await start_grant(patient, HASHER, client_id=cid, user_id="u2", scopes=["events:read"],
-                                   access_ttl=60, refresh_ttl=120)
+        issued = await start_grant(
+            patient, HASHER, client_id=cid, user_id="u2", scopes=["events:read"], access_ttl=60, refresh_ttl=120
+        )
 
         # The replica is 200 ms behind: a 100 ms confirmation bound cannot be met, so the call is refused.
         started = time.perf_counter()
@@ -82,8 +84,10 @@ async def test_lagging_replica_refuses_then_confirmed_write_survives_failover(
             assert user_epoch == g.user_epoch + 1  # the acknowledged revocation survived: the token stays dead
         finally:
             await promoted.close()
-        print(f"\nreplication lag {LAG * 1000:.0f} ms: refused after {refused_after * 1000:.0f} ms "
-              f"(ack_timeout {LAG / 2 * 1000:.0f} ms); confirmed after {confirmed_after * 1000:.0f} ms")
+        print(
+            f"\nreplication lag {LAG * 1000:.0f} ms: refused after {refused_after * 1000:.0f} ms "
+            f"(ack_timeout {LAG / 2 * 1000:.0f} ms); confirmed after {confirmed_after * 1000:.0f} ms"
+        )
     finally:
         await hasty.close()
         await patient.close()

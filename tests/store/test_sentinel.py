@@ -21,10 +21,14 @@ from tests.proxy.helpers import bearer, issue, register_app
 def sentinel(redis_server: RedisServer, redis_url: str, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     conf = tmp_path / "sentinel.conf"
-    conf.write_text(f"port {port}\nbind 127.0.0.1\nsentinel monitor sg 127.0.0.1 {redis_server.port} 1\n"
-                    f"dir {tmp_path}\n")
-    proc = subprocess.Popen([str(shutil.which("redis-server")), str(conf), "--sentinel"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\nsentinel monitor sg 127.0.0.1 {redis_server.port} 1\ndir {tmp_path}\n"
+    )
+    proc = subprocess.Popen(
+        [str(shutil.which("redis-server")), str(conf), "--sentinel"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -47,14 +47,19 @@ HASHER = Hasher(SECRET_KEY.encode())
 
 
 async def new_app(store: RedisStore, **fields: object) -> str:
-    reg = await applications.register(store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb",
-                                                                "owner": "u1", **fields})
+    reg = await applications.register(
+        store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb", "owner": "u1", **fields}
+    )
     return reg.application.client_id
 
 
 async def test_application_round_trip_and_secret_only_as_hash(store: RedisStore) -> None:
-    reg = await applications.register(store, HASHER, CATALOG, {"name": "A", "redirect_uri": "https://a.example/cb",
-                                                                "owner": "u1", "scopes": ["events:read"]})
+    reg = await applications.register(
+        store,
+        HASHER,
+        CATALOG,
+        {"name": "A", "redirect_uri": "https://a.example/cb", "owner": "u1", "scopes": ["events:read"]},
+    )
     app = await store.get_app(reg.application.client_id)
     assert app == reg.application
     assert app.server_side and not app.published and app.scopes == ("events:read",)
@@ -64,14 +69,17 @@ async def test_application_round_trip_and_secret_only_as_hash(store: RedisStore)
 
 
 async def test_scopes_survive_encoding(store: RedisStore) -> None:
-    assert store.scope_bits.decode(store.scope_bits.encode(["contacts:read", "events:read"])) == {"contacts:read",
-                                                                                       "events:read"}
+    assert store.scope_bits.decode(store.scope_bits.encode(["contacts:read", "events:read"])) == {
+        "contacts:read",
+        "events:read",
+    }
 
 
 async def test_tokens_are_stored_under_keyed_hashes(store: RedisStore) -> None:
     cid = await new_app(store)
-    issued = await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"],
-                               access_ttl=60, refresh_ttl=120)
+    issued = await start_grant(
+        store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"], access_ttl=60, refresh_ttl=120
+    )
     rec = await store.get_access_token(HASHER.hash(issued.access_token))
     assert rec is not None and rec.client_id == cid and rec.scopes == {"events:read"}
     assert rec.expires_at - rec.issued_at == 60
@@ -93,8 +101,9 @@ async def test_code_is_redeemed_exactly_once(store: RedisStore) -> None:
 
 async def test_refresh_rotation_detects_reuse(store: RedisStore) -> None:
     cid = await new_app(store)
-    issued = await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"],
-                               access_ttl=60, refresh_ttl=120)
+    issued = await start_grant(
+        store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"], access_ttl=60, refresh_ttl=120
+    )
     rec, reused = await store.consume_refresh_token(HASHER.hash(issued.refresh_token))
     assert rec is not None and reused is None
     again, reused = await store.consume_refresh_token(HASHER.hash(issued.refresh_token))
@@ -109,8 +118,9 @@ async def test_refresh_rotation_detects_reuse(store: RedisStore) -> None:
 
 async def test_revocations_bump_epochs_without_scanning(store: RedisStore) -> None:
     cid = await new_app(store)
-    issued = await start_grant(store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"],
-                               access_ttl=60, refresh_ttl=120)
+    issued = await start_grant(
+        store, HASHER, client_id=cid, user_id="u1", scopes=["events:read"], access_ttl=60, refresh_ttl=120
+    )
     g = issued.grant
     facts = await store.validation_facts(g.grant_id, cid, "u1")
     assert facts[0] == g and facts[1] is not None and facts[1].epoch == g.app_epoch
@@ -176,8 +186,9 @@ async def test_counters_and_ephemeral_records(store: RedisStore) -> None:
 
 async def test_replay_during_redemption_makes_that_redemption_withdraw(store: RedisStore) -> None:
     code = HASHER.hash(mint(TokenKind.CODE))
-    await store.save_code(code, PendingCode("c", "u", "https://a.example/cb", ("events:read",), None,
-                                            int(time.time()) + 60))
+    await store.save_code(
+        code, PendingCode("c", "u", "https://a.example/cb", ("events:read",), None, int(time.time()) + 60)
+    )
     assert await store.redeem_code(code) is not None  # first redemption, still minting
     assert await store.code_replay_grant(code) == ""  # a replay arrives meanwhile: refused, code flagged
     assert await store.mark_code_grant(code, "g1") is False  # so the first redemption must withdraw its grant
@@ -204,8 +215,12 @@ async def test_concurrent_token_lookups_share_one_round_trip(redis_url: str) -> 
     store = connect(redis_url)
     await store.init_scopes(CATALOG)
     cid = await new_app(store)
-    issued = [await start_grant(store, HASHER, client_id=cid, user_id=f"u{i}", scopes=["events:read"],
-                                access_ttl=60, refresh_ttl=120) for i in range(20)]
+    issued = [
+        await start_grant(
+            store, HASHER, client_id=cid, user_id=f"u{i}", scopes=["events:read"], access_ttl=60, refresh_ttl=120
+        )
+        for i in range(20)
+    ]
     probe = aioredis.Redis.from_url(redis_url, decode_responses=True)
     await probe.config_resetstat()
     hashes = [HASHER.hash(t.access_token) for t in issued] + [HASHER.hash(mint(TokenKind.ACCESS))]

@@ -66,12 +66,14 @@ class FakeReader:
         await self._pause()
         return self.grants.get(grant_id), self.apps.get(client_id), 0, 0
 
-    def validation_facts(self, grant_id: str, client_id: str,
-                         user_id: str) -> Awaitable[tuple[Grant | None, AppState | None, int, int]]:
+    def validation_facts(
+        self, grant_id: str, client_id: str, user_id: str
+    ) -> Awaitable[tuple[Grant | None, AppState | None, int, int]]:
         return self._facts(grant_id, client_id)
 
-    async def listen_revocations(self, on_message: Callable[[str], None], on_state: Callable[[bool], None], *,
-                                 liveness_timeout: float = 1.0) -> None:
+    async def listen_revocations(
+        self, on_message: Callable[[str], None], on_state: Callable[[bool], None], *, liveness_timeout: float = 1.0
+    ) -> None:
         return None
 
     def add(self, scopes: set[str], *, expires_in: float = 3600, clock: FakeClock) -> str:
@@ -79,16 +81,19 @@ class FakeReader:
         grant = Grant("g1", "app1", "u 1", frozenset(scopes), 0, 0, 0, 0)
         self.grants["g1"] = grant
         self.apps["app1"] = AppState(frozenset({"events:read", "events:write"}), 0)
-        self.tokens[HASHER.hash(raw)] = AccessTokenRecord("g1", "app1", "u 1", frozenset(scopes), int(clock.now),
-                                                          int(clock.now + expires_in))
+        self.tokens[HASHER.hash(raw)] = AccessTokenRecord(
+            "g1", "app1", "u 1", frozenset(scopes), int(clock.now), int(clock.now + expires_in)
+        )
         return raw
 
 
-ROUTES = RouteTable([
-    Route("events.list", frozenset({"GET"}), "/v1/events", ("events:read",)),
-    Route("events.write", frozenset({"POST"}), "/v1/events", ("events:write",)),
-    Route("status", frozenset({"GET"}), "/v1/status", (), public=True),
-])
+ROUTES = RouteTable(
+    [
+        Route("events.list", frozenset({"GET"}), "/v1/events", ("events:read",)),
+        Route("events.write", frozenset({"POST"}), "/v1/events", ("events:write",)),
+        Route("status", frozenset({"GET"}), "/v1/status", (), public=True),
+    ]
+)
 
 
 def make(basic: str = "passthrough") -> tuple[Decider, FakeReader, FakeClock, TokenValidator]:

@@ -89,7 +89,9 @@ def test_kubernetes_sidecar_matches_the_code(k8s: dict[str, dict[str, Any]], tmp
     mount = next(m for m in sg["volumeMounts"] if m["name"] == "config")
     volume = next(v for v in pod["volumes"] if v["name"] == "config")
     cm = k8s[f"ConfigMap/{volume['configMap']['name']}"]
-    item = next(i for i in volume["configMap"]["items"] if f"{mount['mountPath']}/{i['path']}" == env["SCOPEGATE_CONFIG"])
+    item = next(
+        i for i in volume["configMap"]["items"] if f"{mount['mountPath']}/{i['path']}" == env["SCOPEGATE_CONFIG"]
+    )
     settings = config_from(cm["data"][item["key"]], tmp_path, env)
 
     ports = {p["name"]: p["containerPort"] for p in sg["ports"]}
@@ -199,7 +201,7 @@ def test_readme_operations_links_deploy_and_names_every_metric() -> None:
     from gateway.metrics import Metrics
 
     readme = (ROOT / "README.md").read_text()
-    operations = readme[readme.index("## Operations"):readme.index("## Security model")]
+    operations = readme[readme.index("## Operations") : readme.index("## Security model")]
     assert "(deploy/kubernetes.yaml)" in operations and "(deploy/compose.yaml)" in operations
     for metric in Metrics().registry.collect():
         name = metric.name + ("_total" if metric.type == "counter" else "")

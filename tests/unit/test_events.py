@@ -32,15 +32,18 @@ def test_round_trip(event: events.Revocation) -> None:
     assert json.loads(wire)["kind"] == event.kind
 
 
-@pytest.mark.parametrize("message", [
-    "1700000000.0 u u9",  # the old space-separated form names nothing now
-    "[]",
-    '{"kind":"user"}',
-    '{"kind":"user","user_id":1}',
-    '{"kind":"user","user_id":"a","client_id":"b"}',
-    '{"kind":"nope","user_id":"a"}',
-    b"\xff",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "1700000000.0 u u9",  # the old space-separated form names nothing now
+        "[]",
+        '{"kind":"user"}',
+        '{"kind":"user","user_id":1}',
+        '{"kind":"user","user_id":"a","client_id":"b"}',
+        '{"kind":"nope","user_id":"a"}',
+        b"\xff",
+    ],
+)
 def test_malformed_messages_are_refused(message: str | bytes) -> None:
     with pytest.raises(events.MalformedEvent):
         events.decode(message)

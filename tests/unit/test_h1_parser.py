@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 from gateway.proxy.h1 import MAX_HEAD, FramingError, ResponseReader
 
-_TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-!#$%&'*+.^_`|~", min_size=1,
-                 max_size=20).filter(lambda n: n.lower() not in ("content-length", "transfer-encoding", "connection"))
+_TOKEN = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-!#$%&'*+.^_`|~", min_size=1, max_size=20
+).filter(lambda n: n.lower() not in ("content-length", "transfer-encoding", "connection"))
 _VALUE = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=30)
 
 
@@ -48,8 +49,9 @@ def _read(reader: ResponseReader, parts: list[bytes]) -> bytes:
 
 @settings(max_examples=300, deadline=None)
 @given(responses(), st.lists(st.integers(0, 2000), max_size=8))
-def test_a_well_framed_response_is_read_exactly_however_it_is_split(resp: tuple[bytes, int, bytes, str],
-                                                                    cuts: list[int]) -> None:
+def test_a_well_framed_response_is_read_exactly_however_it_is_split(
+    resp: tuple[bytes, int, bytes, str], cuts: list[int]
+) -> None:
     raw, status, body, _ = resp
     reader = ResponseReader("GET")
     got = _read(reader, _split(raw, cuts))
@@ -60,8 +62,9 @@ def test_a_well_framed_response_is_read_exactly_however_it_is_split(resp: tuple[
 
 @settings(max_examples=300, deadline=None)
 @given(responses(), st.binary(min_size=1, max_size=40), st.lists(st.integers(0, 2000), max_size=6))
-def test_any_byte_after_the_response_is_refused(resp: tuple[bytes, int, bytes, str], extra: bytes,
-                                               cuts: list[int]) -> None:
+def test_any_byte_after_the_response_is_refused(
+    resp: tuple[bytes, int, bytes, str], extra: bytes, cuts: list[int]
+) -> None:
     raw, *_ = resp
     reader = ResponseReader("GET")
     try:
@@ -72,10 +75,15 @@ def test_any_byte_after_the_response_is_refused(resp: tuple[bytes, int, bytes, s
 
 
 @settings(max_examples=500, deadline=None)
-@given(responses(), st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), min_size=1, max_size=4),
-       st.sampled_from(["GET", "HEAD"]), st.booleans())
+@given(
+    responses(),
+    st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), min_size=1, max_size=4),
+    st.sampled_from(["GET", "HEAD"]),
+    st.booleans(),
+)
 def test_a_mutated_response_is_framed_or_refused_never_anything_else(
-        resp: tuple[bytes, int, bytes, str], flips: list[tuple[int, int]], method: str, eof: bool) -> None:
+    resp: tuple[bytes, int, bytes, str], flips: list[tuple[int, int]], method: str, eof: bool
+) -> None:
     raw = bytearray(resp[0])
     for pos, byte in flips:
         raw[pos % len(raw)] = byte
@@ -133,10 +141,11 @@ def test_limits_hold_however_the_bytes_arrive() -> None:
 
     big = b"HTTP/1.1 200 OK\r\nX: " + b"a" * (MAX_HEAD + 10) + b"\r\nContent-Length: 0\r\n\r\n"
     assert refused("GET", [big])
-    assert refused("GET", [big[i:i + 7] for i in range(0, len(big), 7)])
+    assert refused("GET", [big[i : i + 7] for i in range(0, len(big), 7)])
     assert refused("GET", [b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"] * 20)
-    assert refused("GET", [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n"]
-                   + [b"T: 1\r\n"] * 500)
+    assert refused(
+        "GET", [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n"] + [b"T: 1\r\n"] * 500
+    )
     assert refused("GET", [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n"])
     assert refused("GET", ["HTTP/1.1 200 OK\r\nContent-Length: \u0663\r\n\r\nabc".encode()])
     assert refused("GET", ["HTTP/1.1 200 OK\r\nContent-Length: \u00b2\r\n\r\nab".encode()])
@@ -147,8 +156,9 @@ def test_limits_hold_however_the_bytes_arrive() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(responses(), st.sampled_from(["GET", "HEAD"])), min_size=2, max_size=6))
-def test_one_reader_reset_between_responses_reads_each_exactly(seq: list[tuple[tuple[bytes, int, bytes, str], str]],
-                                                               ) -> None:
+def test_one_reader_reset_between_responses_reads_each_exactly(
+    seq: list[tuple[tuple[bytes, int, bytes, str], str]],
+) -> None:
     """The connection keeps one reader (and llhttp's parser) across keep-alive responses."""
     reader = ResponseReader("GET")
     for (raw, status, body, _), method in seq:

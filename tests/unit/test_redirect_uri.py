@@ -130,8 +130,12 @@ def test_accepted_and_normalized(uri: str, normalized: str) -> None:
 
 def test_parts_and_origin() -> None:
     parsed = parse_redirect_uri("HTTPS://Acme.Example:8443/cb?x=1")
-    assert (parsed.scheme, parsed.host, parsed.port, parsed.path_and_query) == ("https", "acme.example", 8443,
-                                                                                 "/cb?x=1")
+    assert (parsed.scheme, parsed.host, parsed.port, parsed.path_and_query) == (
+        "https",
+        "acme.example",
+        8443,
+        "/cb?x=1",
+    )
     assert parsed.origin == "https://acme.example:8443"
     assert parse_redirect_uri("https://acme.example:443/cb").origin == "https://acme.example"
     assert parse_redirect_uri("http://[::1]:9/cb").origin == "http://[::1]:9"
@@ -141,12 +145,25 @@ def test_parts_and_origin() -> None:
 
 def test_matching_compares_normalized_forms_only() -> None:
     registered = "https://acme.example/cb"
-    for same in ("https://acme.example/cb", "https://ACME.example/cb", "HTTPS://acme.example:443/cb",
-                 "https://acme.example/%63b"):
+    for same in (
+        "https://acme.example/cb",
+        "https://ACME.example/cb",
+        "HTTPS://acme.example:443/cb",
+        "https://acme.example/%63b",
+    ):
         assert redirect_uri_matches(registered, same), same
-    for other in ("https://acme.example/cb/", "https://acme.example/CB", "https://acme.example/c",
-                  "https://acme.example/cb?x=1", "https://acme.example:8443/cb", "https://acme.example.evil/cb",
-                  "https://acme.example/cb#x", "https://acme.example/cb ", "not a uri", ""):
+    for other in (
+        "https://acme.example/cb/",
+        "https://acme.example/CB",
+        "https://acme.example/c",
+        "https://acme.example/cb?x=1",
+        "https://acme.example:8443/cb",
+        "https://acme.example.evil/cb",
+        "https://acme.example/cb#x",
+        "https://acme.example/cb ",
+        "not a uri",
+        "",
+    ):
         assert not redirect_uri_matches(registered, other), other
     # A stored value that does not parse (registered before validation was strict) matches nothing, itself included.
     legacy = "https://a.example;frame-ancestors http: https:/cb"
@@ -156,17 +173,39 @@ def test_matching_compares_normalized_forms_only() -> None:
 # --- the CSP source builder -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("origin", ["https://acme.example", "https://acme.example:8443", "http://127.0.0.1:9",
-                                    "http://[::1]:9", "https://xn--bcher-kva.example"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://acme.example",
+        "https://acme.example:8443",
+        "http://127.0.0.1:9",
+        "http://[::1]:9",
+        "https://xn--bcher-kva.example",
+    ],
+)
 def test_csp_source_passes_validated_origins(origin: str) -> None:
     assert csp_source(origin) == origin
 
 
-@pytest.mark.parametrize("origin", [
-    "", "https://a.example;frame-ancestors *", "https://a.example frame-ancestors", "https://a.example,b",
-    "https://a.example'", 'https://a.example"', "https://a.example\n", "https://a.example\t", "'self'",
-    "https://a.example\f", "https://*.a.example", "https://", "a.example", "https://a.example/\u0663",
-])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "",
+        "https://a.example;frame-ancestors *",
+        "https://a.example frame-ancestors",
+        "https://a.example,b",
+        "https://a.example'",
+        'https://a.example"',
+        "https://a.example\n",
+        "https://a.example\t",
+        "'self'",
+        "https://a.example\f",
+        "https://*.a.example",
+        "https://",
+        "a.example",
+        "https://a.example/\u0663",
+    ],
+)
 def test_csp_source_refuses_anything_else(origin: str) -> None:
     with pytest.raises(ValueError, match="CSP"):
         csp_source(origin)
@@ -189,14 +228,17 @@ def test_depth_at_the_limit_is_parsed() -> None:
     assert jsonbody.loads(b'{"a": ' + nested(jsonbody.MAX_DEPTH - 1).encode() + b"}")["a"]
 
 
-@pytest.mark.parametrize("raw", [
-    nested(jsonbody.MAX_DEPTH + 1).encode(),
-    b"[" * 100_000,
-    b"{" * 100_000,
-    b'{"a":' * 100_000,
-    nested(100_000).encode(),
-    b'{"name": "x", "scopes": ' + nested(50).encode() + b"}",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        nested(jsonbody.MAX_DEPTH + 1).encode(),
+        b"[" * 100_000,
+        b"{" * 100_000,
+        b'{"a":' * 100_000,
+        nested(100_000).encode(),
+        b'{"name": "x", "scopes": ' + nested(50).encode() + b"}",
+    ],
+)
 def test_deeper_is_refused_before_parsing(raw: bytes) -> None:
     with pytest.raises(jsonbody.TooDeep):
         jsonbody.loads(raw)

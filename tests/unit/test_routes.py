@@ -9,15 +9,17 @@ def r(rid: str, methods: set[str], path: str, scope: str = "s") -> Route:
     return Route(rid, frozenset(methods), path, (scope,))
 
 
-TABLE = RouteTable([
-    r("list", {"GET"}, "/v1/events"),
-    r("write", {"POST", "PUT", "DELETE"}, "/v1/events"),
-    r("one", {"GET"}, "/v1/events/{id}"),
-    r("special", {"GET"}, "/v1/events/today"),
-    r("param-first", {"GET"}, "/v1/{resource}/export"),
-    r("files", {"GET"}, "/v1/files/{rest:path}"),
-    r("root", {"GET"}, "/"),
-])
+TABLE = RouteTable(
+    [
+        r("list", {"GET"}, "/v1/events"),
+        r("write", {"POST", "PUT", "DELETE"}, "/v1/events"),
+        r("one", {"GET"}, "/v1/events/{id}"),
+        r("special", {"GET"}, "/v1/events/today"),
+        r("param-first", {"GET"}, "/v1/{resource}/export"),
+        r("files", {"GET"}, "/v1/files/{rest:path}"),
+        r("root", {"GET"}, "/"),
+    ]
+)
 
 
 def match(method: str, path: str) -> str | None:

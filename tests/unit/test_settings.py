@@ -54,8 +54,13 @@ def test_shipped_configs_pass() -> None:
 
 
 def test_good_config_and_env_overrides(tmp_path: Path) -> None:
-    env = {**ENV, "SCOPEGATE_LISTEN": "0.0.0.0:9999", "SCOPEGATE_UPSTREAM": "http://10.0.0.1:81",
-           "SCOPEGATE_REDIS_URL": "unix:///run/redis.sock", "SCOPEGATE_ADMIN_TOKEN": "a" * 20 + "," + "b" * 20}
+    env = {
+        **ENV,
+        "SCOPEGATE_LISTEN": "0.0.0.0:9999",
+        "SCOPEGATE_UPSTREAM": "http://10.0.0.1:81",
+        "SCOPEGATE_REDIS_URL": "unix:///run/redis.sock",
+        "SCOPEGATE_ADMIN_TOKEN": "a" * 20 + "," + "b" * 20,
+    }
     s = load_settings(write(tmp_path, GOOD), env)
     assert (s.listen_host, s.listen_port) == ("0.0.0.0", 9999)
     assert s.upstream == "http://10.0.0.1:81"
@@ -78,8 +83,10 @@ def test_unknown_scope_is_reported(tmp_path: Path) -> None:
 
 
 def test_tying_routes_are_reported(tmp_path: Path) -> None:
-    text = GOOD + '  - {id: a, methods: [GET], path: "/v1/{x}", scope: events:read}\n' \
-                  '  - {id: b, methods: [GET, PUT], path: "/v1/{y}", scope: events:read}\n'
+    text = (
+        GOOD + '  - {id: a, methods: [GET], path: "/v1/{x}", scope: events:read}\n'
+        '  - {id: b, methods: [GET, PUT], path: "/v1/{y}", scope: events:read}\n'
+    )
     found = problems(tmp_path, text)
     assert len(found) == 1
     assert found[0].startswith("routes[3].path (line 15): ties with routes[2] for GET")
@@ -90,8 +97,14 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     text = text.replace("[GET], path: /v1/events, scope: events:read", "[GET, HEAD], path: v1/events, scope: nope")
     found = problems(tmp_path, text, env={})
     joined = "\n".join(found)
-    for expected in ("upstream (line 3)", "redis_url (line 4)", "routes[0].path", "routes[0].methods[1]",
-                     "routes[0].scope", "SCOPEGATE_SECRET_KEY"):
+    for expected in (
+        "upstream (line 3)",
+        "redis_url (line 4)",
+        "routes[0].path",
+        "routes[0].methods[1]",
+        "routes[0].scope",
+        "SCOPEGATE_SECRET_KEY",
+    ):
         assert expected in joined, joined
 
 
@@ -101,20 +114,28 @@ def test_secrets_are_not_read_from_the_file(tmp_path: Path) -> None:
 
 
 def test_check_config_command_exit_codes(tmp_path: Path) -> None:
-    ok = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(ROOT / "config" / "demo.yaml")],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check-config", str(ROOT / "config" / "demo.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     bad = write(tmp_path, GOOD.replace("scope: events:read}", "scope: nope}"))
-    res = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(bad)],
-                         capture_output=True, text=True, env={"SCOPEGATE_SECRET_KEY": SECRET_KEY, "PATH": ""})
+    res = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check-config", str(bad)],
+        capture_output=True,
+        text=True,
+        env={"SCOPEGATE_SECRET_KEY": SECRET_KEY, "PATH": ""},
+    )
     assert res.returncode == 2
     assert "routes[0].scope (line 12): unknown scope(s): nope" in res.stderr
 
 
 def test_routes_explain(tmp_path: Path) -> None:
     cfg = str(ROOT / "config" / "demo.yaml")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "gateway.cli", "routes", "explain", "--config", cfg, *a],
-                                    capture_output=True, text=True)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "routes", "explain", "--config", cfg, *a], capture_output=True, text=True
+    )
     allowed = run("GET", "/v1/events?x=1")
     assert allowed.returncode == 0 and "events.list" in allowed.stdout and "events:read" in allowed.stdout
     denied = run("GET", "/v1/unknown")
@@ -124,8 +145,12 @@ def test_routes_explain(tmp_path: Path) -> None:
 
 
 def test_check_config_passes_the_shipped_file_without_production_secrets() -> None:
-    res = subprocess.run([sys.executable, "-m", "gateway.cli", "check-config", str(ROOT / "config" / "scopegate.yaml")],
-                         capture_output=True, text=True, env={"PATH": ""})
+    res = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check-config", str(ROOT / "config" / "scopegate.yaml")],
+        capture_output=True,
+        text=True,
+        env={"PATH": ""},
+    )
     assert res.returncode == 0, res.stderr
     assert "OK (15 routes, 14 scopes" in res.stdout
     assert "SCOPEGATE_SECRET_KEY is not set here" in res.stdout

@@ -29,8 +29,7 @@ async def json_object(request: web.Request) -> dict[str, object]:
 
 
 def json_response(body: Mapping[str, object], status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
-                        headers=dict(NO_STORE))
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=dict(NO_STORE))
 
 
 def app_json(app: Application) -> dict[str, object]:

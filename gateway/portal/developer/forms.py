@@ -10,8 +10,7 @@ from gateway.errors import Invalid, InvalidRequest
 
 EDITABLE = ("name", "redirect_uri", "server_side", "scopes")
 _FIXED = ("client_id", "client_secret", "owner", "published")
-_LABELS = {"name": "Name", "redirect_uri": "Redirect URI", "server_side": "Server-Side Application",
-           "scopes": "Scopes"}
+_LABELS = {"name": "Name", "redirect_uri": "Redirect URI", "server_side": "Server-Side Application", "scopes": "Scopes"}
 
 
 def check_fields(body: Mapping[str, object]) -> None:

@@ -46,8 +46,12 @@ def _check_csrf(services: Services, session: Session, presented: str | None, htm
     if sessions.csrf_ok(services.hasher, session, presented):
         return
     if html:
-        raise ErrorPage("Form expired", "This form is not valid for your current session. Go back, reload the "
-                        "page and try again.", status=403, reason="csrf")
+        raise ErrorPage(
+            "Form expired",
+            "This form is not valid for your current session. Go back, reload the page and try again.",
+            status=403,
+            reason="csrf",
+        )
     raise CsrfRejected("the CSRF token (X-CSRF-Token header or csrf field) is missing or does not match the session")
 
 
@@ -134,25 +138,34 @@ async def create(request: web.Request) -> web.StreamResponse:
         fields = form_fields(form)
         form_id = form.get("form_id", "")
         try:
-            applications.validate_fields({**fields, "owner": session.user_id}, list(services.settings.scopes),
-                                         partial=False)
+            applications.validate_fields(
+                {**fields, "owner": session.user_id}, list(services.settings.scopes), partial=False
+            )
         except Invalid as exc:
             # Re-render with what was typed: the user loses nothing and sees the message next to the field.
-            page = form_page(services.settings, _viewer(services, session), fields, errors=exc.fields,
-                             form_id=form_id, status=422)
+            page = form_page(
+                services.settings, _viewer(services, session), fields, errors=exc.fields, form_id=form_id, status=422
+            )
             return page
         # A reload (or double click) of the POST must not register a second application: the first submission of
         # this form's id wins; later ones see the list (the secret was shown once, to the first).
-        if form_id and await services.store.hit_counter(
-                _FORM_NAMESPACE, services.hasher.hash(f"sgdevform|{session.user_id}|{form_id}"),
-                services.settings.login.session_ttl) > 1:
+        if (
+            form_id
+            and await services.store.hit_counter(
+                _FORM_NAMESPACE,
+                services.hasher.hash(f"sgdevform|{session.user_id}|{form_id}"),
+                services.settings.login.session_ttl,
+            )
+            > 1
+        ):
             apps = await services.store.list_apps(session.user_id)
             return list_page(services.settings, _viewer(services, session), apps, notice=ALREADY_SUBMITTED)
     else:
         fields = await json_object(request)
         check_fields(fields)
     reg = await ApplicationService(services).register(
-        _actor(request, session), {**fields, "owner": session.user_id, "published": False})
+        _actor(request, session), {**fields, "owner": session.user_id, "published": False}
+    )
     if not html:
         body = app_json(reg.application)
         if reg.client_secret is not None:  # a public application has none
@@ -172,8 +185,12 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
     app = await _owned_for(request, session, html, client_id)
     if not html:
         return json_response(app_json(app))
-    values = {"name": app.name, "redirect_uri": app.redirect_uri, "server_side": app.server_side,
-              "scopes": list(app.scopes)}
+    values = {
+        "name": app.name,
+        "redirect_uri": app.redirect_uri,
+        "server_side": app.server_side,
+        "scopes": list(app.scopes),
+    }
     return form_page(services.settings, _viewer(services, session), values, app=app)
 
 
@@ -193,8 +210,9 @@ async def update(request: web.Request) -> web.StreamResponse:
     except Invalid as exc:
         if not html:
             raise
-        page = form_page(services.settings, _viewer(services, session), fields, app=before, errors=exc.fields,
-                         status=422)
+        page = form_page(
+            services.settings, _viewer(services, session), fields, app=before, errors=exc.fields, status=422
+        )
         return page
     except NotFound as exc:  # deleted (in another tab) between the ownership check and the write
         raise _not_found(html, exc) from None

@@ -81,8 +81,9 @@ class RedisApplications:
         when it no longer exists. The change is announced in the same script and confirmed by the required
         replicas (an unticked scope is a revocation)."""
         args = [x for field, value in codec.app_to_fields(app).items() for x in (field, value)]
-        done = await self._conn.durable(self._update, [ks.app(app.client_id)],
-                                        [*self._bus.announcement(ApplicationChanged(app.client_id)), *args])
+        done = await self._conn.durable(
+            self._update, [ks.app(app.client_id)], [*self._bus.announcement(ApplicationChanged(app.client_id)), *args]
+        )
         return bool(integer(done))
 
     @guarded

@@ -89,13 +89,14 @@ class RedisUserAuthorizations:
         return bool(removed or integer(listed))
 
     async def _revoke_consent(self, user_id: str, client_id: str, *, announce: bool) -> int:
-        channel, message = self._bus.announcement(UserApplicationRevoked(user_id, client_id)) if announce \
-            else ("", "")
-        return integer(await self._conn.durable(
-            self._revoke_user_app,
-            [ks.user_app_epoch(user_id, client_id), ks.app_consents(client_id), ks.client_users(client_id)],
-            [user_id, channel, message, self._conn.options.epoch_ttl],
-        ))
+        channel, message = self._bus.announcement(UserApplicationRevoked(user_id, client_id)) if announce else ("", "")
+        return integer(
+            await self._conn.durable(
+                self._revoke_user_app,
+                [ks.user_app_epoch(user_id, client_id), ks.app_consents(client_id), ks.client_users(client_id)],
+                [user_id, channel, message, self._conn.options.epoch_ttl],
+            )
+        )
 
     @guarded
     async def revoke_user(self, user_id: str) -> int:
@@ -118,8 +119,11 @@ class RedisUserAuthorizations:
         """Invalidate every token of this application, for every user (one epoch bump, announced in the same
         script, confirmed by the required replicas); the app stays, and consents older than this no longer
         authorize issuance. Returns how many users' Authorized Applications rows were removed."""
-        bumped = await self._conn.durable(self._bump_app_epoch, [ks.app(client_id)],
-                                          [*self._bus.announcement(ApplicationChanged(client_id)), repr(time.time())])
+        bumped = await self._conn.durable(
+            self._bump_app_epoch,
+            [ks.app(client_id)],
+            [*self._bus.announcement(ApplicationChanged(client_id)), repr(time.time())],
+        )
         if bumped is None:
             return 0
         # tokens are dead from here; the rows below are bookkeeping

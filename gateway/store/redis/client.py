@@ -45,8 +45,9 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 def store_error(exc: BaseException) -> StoreUnavailable:
     """The error a caller sees for `exc` (raise it `from exc`)."""
     if isinstance(exc, redis_errors.ConnectionError) and "No connection available" in str(exc):
-        return StoreUnavailable("token store busy: no connection free within redis.pool_timeout",
-                                reason="store_pool_exhausted")
+        return StoreUnavailable(
+            "token store busy: no connection free within redis.pool_timeout", reason="store_pool_exhausted"
+        )
     return StoreUnavailable("token store unreachable")
 
 
@@ -56,8 +57,10 @@ class NotAcknowledged(StoreUnavailable):
     or re-announces itself)."""
 
     def __init__(self, wanted: int, acked: int, timeout: float, result: object = None) -> None:
-        super().__init__(f"write not confirmed by {wanted} replica(s) within {timeout:g}s ({acked} confirmed); "
-                         "retry", reason="replicas_not_acked")
+        super().__init__(
+            f"write not confirmed by {wanted} replica(s) within {timeout:g}s ({acked} confirmed); retry",
+            reason="replicas_not_acked",
+        )
         self.wanted = wanted
         self.acked = acked
         self.result = result  # what the write script answered on the primary (for a compensating undo)
@@ -372,10 +375,17 @@ def open_connection(
             )
             return client
 
-        return Connection(master(options.pool_size), reads=master(options.read_pool_size), options=options,
-                          also_close=tuple(sentinel.sentinels))
-    return Connection(_pool(redis_url, options.pool_size, options),
-                      reads=_pool(redis_url, options.read_pool_size, options), options=options)
+        return Connection(
+            master(options.pool_size),
+            reads=master(options.read_pool_size),
+            options=options,
+            also_close=tuple(sentinel.sentinels),
+        )
+    return Connection(
+        _pool(redis_url, options.pool_size, options),
+        reads=_pool(redis_url, options.read_pool_size, options),
+        options=options,
+    )
 
 
 def _cluster_connection(redis_url: str, options: StoreOptions) -> Connection:
@@ -402,16 +412,27 @@ def _cluster_connection(redis_url: str, options: StoreOptions) -> Connection:
 
     def node_client(host: str, port: int) -> Redis:
         pool = aioredis.BlockingConnectionPool(
-            host=host, port=port, max_connections=options.pool_size, timeout=options.pool_timeout,
-            decode_responses=True, socket_timeout=options.timeout, socket_connect_timeout=options.timeout,
-            username=username, password=password,
+            host=host,
+            port=port,
+            max_connections=options.pool_size,
+            timeout=options.pool_timeout,
+            decode_responses=True,
+            socket_timeout=options.timeout,
+            socket_connect_timeout=options.timeout,
+            username=username,
+            password=password,
             connection_class=aioredis.SSLConnection if tls else aioredis.Connection,
             retry=_reconnect_once(),
         )
         return Redis.from_pool(pool)
 
-    return Connection(cluster(options.pool_size), reads=cluster(options.read_pool_size), options=options,
-                      cluster=True, node_client=node_client)
+    return Connection(
+        cluster(options.pool_size),
+        reads=cluster(options.read_pool_size),
+        options=options,
+        cluster=True,
+        node_client=node_client,
+    )
 
 
 def announcement(event: Revocation) -> list[str]:

@@ -46,8 +46,13 @@ class RedisAuthorizationCodes:
     async def mark_code_grant(self, code_hash: str, grant_id: str) -> bool:
         """Remember which grant a redeemed code produced, so a replay can revoke it. False when a replay was
         seen while this redemption was minting: the caller must revoke the grant it just made."""
-        return bool(integer(await self._conn.durable(self._record_code_grant, [ks.code_used(code_hash)],
-                                                     [grant_id, USED_MARKER_TTL])))
+        return bool(
+            integer(
+                await self._conn.durable(
+                    self._record_code_grant, [ks.code_used(code_hash)], [grant_id, USED_MARKER_TTL]
+                )
+            )
+        )
 
     @guarded
     async def code_replay_grant(self, code_hash: str) -> str | None:

@@ -66,14 +66,21 @@ class RedisTokens:
             return None
         return app_epoch, int(opt_text(uae) or 0), int(opt_text(ue) or 0)
 
-    async def _write_tokens(self, grant: Grant, grant_ttl: int, access_hash: str, access: AccessTokenRecord,
-                            refresh: RefreshTokenRecord) -> None:
+    async def _write_tokens(
+        self, grant: Grant, grant_ttl: int, access_hash: str, access: AccessTokenRecord, refresh: RefreshTokenRecord
+    ) -> None:
         """The tokens of a grant just written: they point at it, so they are written after it (their own slots)."""
         async with self._r.pipeline(transaction=False) as p:
-            p.set(ks.access_token(access_hash), codec.access_to_value(access, self._bits),
-                  ex=max(1, access.expires_at - _now()))
-            p.set(ks.refresh_token(grant.refresh_hash), f"{refresh.grant_id}|{refresh.expires_at}",
-                  ex=max(1, refresh.expires_at - _now()))
+            p.set(
+                ks.access_token(access_hash),
+                codec.access_to_value(access, self._bits),
+                ex=max(1, access.expires_at - _now()),
+            )
+            p.set(
+                ks.refresh_token(grant.refresh_hash),
+                f"{refresh.grant_id}|{refresh.expires_at}",
+                ex=max(1, refresh.expires_at - _now()),
+            )
             if grant.user_epoch:
                 # The user epoch this grant recorded outlives it (the grant's own slot step cannot extend it).
                 p.expire(ks.user_epoch(grant.user_id), self._epoch_ttl(grant_ttl))
@@ -95,14 +102,28 @@ class RedisTokens:
         revocation) and reads the epochs the grant records; then its tokens, which point at it. `grant`'s epochs
         are ignored; the grant written (with the epochs read) is returned."""
         user_epoch = int(opt_text(await self._r.get(ks.user_epoch(grant.user_id))) or 0)
-        tail = "|" + "|".join((str(grant.created_at), self._bits.encode(grant.scopes), grant.refresh_hash,
-                               grant.user_id))
+        tail = "|" + "|".join(
+            (str(grant.created_at), self._bits.encode(grant.scopes), grant.refresh_hash, grant.user_id)
+        )
         reply = await self._start_grant(
-            keys=[ks.app(grant.client_id), ks.app_consents(grant.client_id),
-                  ks.user_app_epoch(grant.user_id, grant.client_id), ks.grant(grant.grant_id),
-                  ks.app_grants(grant.client_id)],
-            args=[grant.user_id, grant.grant_id, grant.client_id, tail, grant_ttl, user_epoch,
-                  self._epoch_ttl(grant_ttl), "1" if require_consent else "0", *sorted(grant.scopes)],
+            keys=[
+                ks.app(grant.client_id),
+                ks.app_consents(grant.client_id),
+                ks.user_app_epoch(grant.user_id, grant.client_id),
+                ks.grant(grant.grant_id),
+                ks.app_grants(grant.client_id),
+            ],
+            args=[
+                grant.user_id,
+                grant.grant_id,
+                grant.client_id,
+                tail,
+                grant_ttl,
+                user_epoch,
+                self._epoch_ttl(grant_ttl),
+                "1" if require_consent else "0",
+                *sorted(grant.scopes),
+            ],
         )
         if not isinstance(reply, list):
             return IssueRefused.APP_DELETED if integer(reply) == 0 else IssueRefused.NOT_AUTHORIZED
@@ -127,10 +148,14 @@ class RedisTokens:
         if user_epoch != grant.user_epoch:
             return False
         done = await self._continue_grant(
-            keys=[ks.app(grant.client_id), ks.user_app_epoch(grant.user_id, grant.client_id),
-                  ks.grant(grant.grant_id)],
-            args=[grant.app_epoch, grant.user_app_epoch, codec.grant_to_value(grant, self._bits), grant_ttl,
-                  self._epoch_ttl(grant_ttl)],
+            keys=[ks.app(grant.client_id), ks.user_app_epoch(grant.user_id, grant.client_id), ks.grant(grant.grant_id)],
+            args=[
+                grant.app_epoch,
+                grant.user_app_epoch,
+                codec.grant_to_value(grant, self._bits),
+                grant_ttl,
+                self._epoch_ttl(grant_ttl),
+            ],
         )
         if not integer(done):
             return False
@@ -228,8 +253,9 @@ class RedisTokens:
 
     @guarded
     async def revoke_access_token(self, token_hash: str) -> bool:
-        n = await self._conn.durable(self._revoke_access, [ks.access_token(token_hash)],
-                                     self._bus.announcement(TokenRevoked(token_hash)))
+        n = await self._conn.durable(
+            self._revoke_access, [ks.access_token(token_hash)], self._bus.announcement(TokenRevoked(token_hash))
+        )
         return bool(integer(n))
 
     # --- refresh tokens -------------------------------------------------------------------------------------
