@@ -86,8 +86,8 @@ class Settings:
     # No proof within this that the revocation subscription delivers (redis.subscription_timeout): caches untrusted.
     redis_subscription_timeout: float = 1.0
     redis_pool_size: int = 64
-    redis_pool_timeout: float = 0.2
-    redis_read_pool_size: int = 16
+    redis_pool_timeout: float = 0.5
+    redis_read_pool_size: int = 32
     redis_min_replicas_acked: int | None = None  # None: automatic (1 once the primary reports a replica)
     redis_ack_timeout: float = 0.25
     audit_max_entries: int = 1_000_000
@@ -418,8 +418,8 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         else:
             min_acked = min_acked_raw
     pool_size = int(c.number(redis_cfg, "pool_size", "redis", 64, minimum=1))
-    pool_timeout = c.number(redis_cfg, "pool_timeout", "redis", 0.2)
-    read_pool_size = int(c.number(redis_cfg, "read_pool_size", "redis", 16, minimum=1))
+    pool_timeout = c.number(redis_cfg, "pool_timeout", "redis", 0.5)
+    read_pool_size = int(c.number(redis_cfg, "read_pool_size", "redis", 32, minimum=1))
     audit_cfg = c.mapping(top.get("audit"), "audit", {"max_entries"})
     audit_max_entries = int(c.number(audit_cfg, "max_entries", "audit", 1_000_000, minimum=1000))
     client_timeouts = c.mapping(top.get("client_timeouts"), "client_timeouts", {"idle"})

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 class StoreOptions:
     timeout: float = 0.5  # socket timeout of every Redis call (redis.timeout)
     pool_size: int = 64  # connections shared by every caller but the data plane (redis.pool_size)
-    pool_timeout: float = 0.2  # how long a caller queues for a free connection before 503 (redis.pool_timeout)
-    read_pool_size: int = 16  # connections reserved for the data plane's token reads (redis.read_pool_size)
+    pool_timeout: float = 0.5  # how long a caller queues for a free connection before 503 (redis.pool_timeout)
+    read_pool_size: int = 32  # connections reserved for the data plane's token reads (redis.read_pool_size)
     # Replicas that must confirm a security-critical write before it is acknowledged (WAIT). None = automatic:
     # 1 once the primary has reported a connected replica (INFO replication), 0 for a single server.
     min_replicas_acked: int | None = None
