@@ -11,6 +11,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -226,7 +227,13 @@ class Stack:
     # --- scopegate -----------------------------------------------------------------------------------------
 
     def start_gateway(
-        self, name: str, *, cache: bool = True, source: Path | None = None, kind: str = "nginx"
+        self,
+        name: str,
+        *,
+        cache: bool = True,
+        source: Path | None = None,
+        kind: str = "nginx",
+        overrides: dict[str, Any] | None = None,
     ) -> Gateway:
         raw = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
         raw.update(
@@ -239,6 +246,7 @@ class Stack:
                 "cache": {"enabled": cache},
             }
         )
+        raw.update(overrides or {})
         conf = self.dir / f"{name}.yaml"
         conf.write_text(yaml.safe_dump(raw, sort_keys=False))
         port, admin_port = free_port(), free_port()
