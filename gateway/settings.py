@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -111,7 +112,7 @@ class Settings:
     def metrics_enabled(self) -> bool:
         return bool(self.metrics_host)
 
-    @property
+    @cached_property  # derived from public_url once, not per request
     def public_host(self) -> str:
         """host[:port] of public_url: the forwarded host of a request that named none (HTTP/1.0)."""
         return urlsplit(self.public_url).netloc
@@ -120,17 +121,17 @@ class Settings:
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
 
-    @property
+    @cached_property  # derived from public_url once, not per request
     def issuer(self) -> str:
         return self.public_url.rstrip("/")
 
-    @property
+    @cached_property  # derived from public_url once, not per request
     def resource_metadata_path(self) -> str:
         """RFC 9728 §3.1: the well-known name inserted between the host and the path of the resource
         (`public_url`)."""
         return "/.well-known/oauth-protected-resource" + urlsplit(self.public_url).path.rstrip("/")
 
-    @property
+    @cached_property  # derived from public_url once, not per request
     def resource_metadata_url(self) -> str:
         """The protected resource metadata document that every 401/403 challenge names (`resource_metadata`)."""
         parts = urlsplit(self.public_url)
