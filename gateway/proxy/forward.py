@@ -56,7 +56,7 @@ async def forward(
 async def _relay(request: web.Request, upstream: UpstreamResponse) -> web.StreamResponse:
     """Send the upstream's status, headers and body on to the client."""
     status = upstream.status
-    headers = response_headers(upstream.headers)
+    headers = response_headers(upstream.head.fields, upstream.head.connection)
     if request.method == "HEAD" or status in (204, 304):
         out = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
         if upstream.content_length is not None:

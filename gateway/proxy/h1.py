@@ -29,16 +29,37 @@ class FramingError(Exception):
 
 
 class Head:
-    __slots__ = ("content_length", "headers", "keep_alive", "reason", "status")
+    """A final response head. `fields` keeps the header fields as received, in order: the relay filters them
+    straight into the client response, so no intermediate multidict is built per response (`headers` builds one on
+    demand). The framing facts the reader needs are read once, while parsing."""
+
+    __slots__ = ("_headers", "chunked", "connection", "content_length", "fields", "keep_alive", "reason", "status")
 
     def __init__(
-        self, status: int, reason: str, headers: CIMultiDictProxy[str], keep_alive: bool, content_length: int | None
+        self,
+        status: int,
+        reason: str,
+        fields: list[tuple[str, str]],
+        *,
+        connection: frozenset[str],
+        chunked: bool,
+        content_length: int | None,
+        keep_alive: bool,
     ) -> None:
         self.status = status
         self.reason = reason
-        self.headers = headers
+        self.fields = fields
+        self.connection = connection  # lower-cased tokens of every `Connection` field
+        self.chunked = chunked  # a Transfer-Encoding field is present (its last coding is then chunked)
         self.keep_alive = keep_alive  # HTTP/1.1 and no `Connection: close`
         self.content_length = content_length  # as declared (also on HEAD, 204 and 304)
+        self._headers: CIMultiDictProxy[str] | None = None
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        if self._headers is None:
+            self._headers = CIMultiDictProxy(CIMultiDict(self.fields))
+        return self._headers
 
 
 class ResponseReader:
@@ -106,28 +127,31 @@ class ResponseReader:
         if self._head_fed:
             self._body_phase(data)
             return
-        self._buf += data
-        while not self._head_fed:
-            end = self._buf.find(b"\r\n\r\n")
+        if self._buf:  # the rest of a head that came in pieces
+            self._buf += data
+            data = bytes(self._buf)
+            self._buf.clear()
+        while True:  # the common case, a whole head (and body) in one read, copies the head once
+            end = data.find(b"\r\n\r\n")
             if end < 0:
-                if len(self._buf) > MAX_HEAD:
+                if len(data) > MAX_HEAD:
                     raise FramingError("the response head is too large")
+                self._buf += data
                 return
             if end + 4 > MAX_HEAD:
                 raise FramingError("the response head is too large")
-            head, rest = bytes(self._buf[: end + 4]), bytes(self._buf[end + 4 :])
-            self._buf.clear()
+            head, data = data[: end + 4], data[end + 4 :]
             self._parse(head)  # one whole head: interim (and then loop), or the final one
             if self.head is None:
-                self._buf += rest
                 continue
             self._head_fed = True
             if self.complete:
-                if rest:
+                if data:
                     raise FramingError("bytes after a response without a body")
                 return
-            if rest:
-                self._body_phase(rest)
+            if data:
+                self._body_phase(data)
+            return
 
     def _body_phase(self, data: bytes) -> None:
         self._since_progress += len(data)
@@ -139,7 +163,7 @@ class ResponseReader:
             # length; a chunked one with CRLF CRLF right after a byte that is not CR or LF.
             head = self.head
             assert head is not None
-            chunked = "Transfer-Encoding" in head.headers
+            chunked = head.chunked
             if (not chunked and head.content_length is not None and self._after_head > head.content_length) or (
                 chunked and self._crlf_run > 4
             ):
@@ -175,12 +199,7 @@ class ResponseReader:
 
     def _close_delimited(self) -> bool:
         h = self.head
-        return (
-            h is not None
-            and not self._no_body
-            and "Content-Length" not in h.headers
-            and "Transfer-Encoding" not in h.headers
-        )
+        return h is not None and not self._no_body and h.content_length is None and not h.chunked
 
     def _parse(self, data: bytes) -> None:
         try:
@@ -237,19 +256,32 @@ class ResponseReader:
             return
         try:
             # UTF-8 round-trips exactly through aiohttp's response writer; other bytes could not be relayed as sent.
-            headers: CIMultiDict[str] = CIMultiDict([(n.decode("utf-8"), v.decode("utf-8")) for n, v in self._headers])
+            fields = [(n.decode("utf-8"), v.decode("utf-8")) for n, v in self._headers]
         except UnicodeDecodeError as exc:
             raise FramingError("a response head that is not UTF-8") from exc
-        tokens = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
-        length_text = headers.get("Content-Length")
-        length = int(length_text) if length_text is not None else None  # llhttp accepts ASCII digits only
-        if "Transfer-Encoding" in headers:
-            codings = [c.strip().lower() for v in headers.getall("Transfer-Encoding") for c in v.split(",")]
-            if not codings or codings[-1] != "chunked":
-                # llhttp would read to close; a relay cannot tell where such a body ends on a reused connection
-                raise FramingError("a transfer coding other than chunked last")
+        connection: set[str] = set()
+        length: int | None = None
+        codings: list[str] | None = None
+        for name, value in fields:  # the framing fields, read once (names compared case-insensitively)
+            key = name.lower()
+            if key == "connection":
+                connection.update(t.strip().lower() for t in value.split(","))
+            elif key == "content-length":
+                if length is None:  # llhttp refuses differing repeats and accepts ASCII digits only
+                    length = int(value)
+            elif key == "transfer-encoding":
+                codings = (codings or []) + [c.strip().lower() for c in value.split(",")]
+        if codings is not None and (not codings or codings[-1] != "chunked"):
+            # llhttp would read to close; a relay cannot tell where such a body ends on a reused connection
+            raise FramingError("a transfer coding other than chunked last")
         self.head = Head(
-            status, self._reason, CIMultiDictProxy(headers), version == "1.1" and "close" not in tokens, length
+            status,
+            self._reason,
+            fields,
+            connection=frozenset(connection),
+            chunked=codings is not None,
+            content_length=length,
+            keep_alive=version == "1.1" and "close" not in connection,
         )
         self._fields = 0
         if self.method_head or status in _NO_BODY_STATUS:

@@ -189,14 +189,12 @@ def upstream_headers(
     return out
 
 
-def response_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    named_in_connection = {
-        _norm(token.strip()) for value in upstream.getall("Connection", ()) for token in value.split(",")
-    }
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in upstream.items():
-        n = _norm(name)
-        if n in HOP_BY_HOP or n in named_in_connection or n == "content-length":
-            continue
-        out.add(name, value)
-    return out
+def response_headers(fields: list[tuple[str, str]], connection: frozenset[str]) -> list[tuple[str, str]]:
+    """The upstream's header fields that go on to the client: not hop-by-hop, not named in its `Connection`
+    (`connection`: those tokens, lower-cased), and not Content-Length (the client response is framed anew)."""
+    named_in_connection = {_norm(t) for t in connection} if connection else connection
+    return [
+        (name, value)
+        for name, value in fields
+        if (n := _norm(name)) not in HOP_BY_HOP and n not in named_in_connection and n != "content-length"
+    ]

@@ -204,7 +204,7 @@ class UpstreamResponse:
         "_reader",
         "_sender",
         "content_length",
-        "headers",
+        "head",
         "reason",
         "status",
     )
@@ -221,7 +221,7 @@ class UpstreamResponse:
         assert head is not None
         self.status = head.status
         self.reason = head.reason
-        self.headers: CIMultiDictProxy[str] = head.headers
+        self.head = head  # its fields as received; `headers` is a multidict view built on demand
         self.content_length = head.content_length  # as declared (also on HEAD, 204, 304)
         self._pool = pool
         self._conn = conn
@@ -229,6 +229,10 @@ class UpstreamResponse:
         self._sender = sender
         self._read_timeout = read_timeout
         self._done = False
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        return self.head.headers
 
     def whole_body(self) -> bytes | None:
         """The body, if all of it has already arrived (the common small response): relayed in one write.
