@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from multidict import CIMultiDict
 
 from gateway.errors import PayloadTooLarge
 from gateway.proxy.mutate import response_headers
@@ -37,7 +36,7 @@ async def forward(
     request: web.Request,
     pool: UpstreamPool,
     target: str,
-    headers: CIMultiDict[str],
+    headers: list[tuple[str, str]],
     body_limit: int,
 ) -> web.StreamResponse:
     body: AsyncIterator[bytes] | None = None

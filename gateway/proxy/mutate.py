@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDictProxy
 
 from gateway.cookies import GATEWAY_COOKIES
 from gateway.errors import BadRequestHeaders
@@ -60,6 +60,8 @@ STRIPPED = frozenset(
     }
 )
 _FORWARDING = frozenset({"forwarded", "x-real-ip"})
+_SET_HERE = frozenset({"x-request-id"})  # always the gateway's own value
+_NONE: frozenset[str] = frozenset()
 # End-to-end headers a `Connection` header may not name (RFC 9110 §7.6.1 lets it name only hop-by-hop fields).
 _NOT_HOP_BY_HOP = frozenset(
     {
@@ -152,40 +154,54 @@ def upstream_headers(
     host: str,
     trusted_peer: bool,
     extra: dict[str, str] | None = None,
-) -> CIMultiDict[str]:
-    named_in_connection = {
-        _norm(token.strip()) for value in inbound.getall("Connection", ()) for token in value.split(",")
-    }
+) -> list[tuple[str, str]]:
+    """The header fields sent to the upstream, in order: the inbound ones that survive, then the ones set here.
+    Pairs rather than a multidict: the upstream client only writes them out, once."""
+    named_in_connection = (
+        {_norm(token.strip()) for value in inbound.getall("Connection") for token in value.split(",")}
+        if "Connection" in inbound
+        else _NONE
+    )
     drop = policy.drop
-    out: CIMultiDict[str] = CIMultiDict()
+    out: list[tuple[str, str]] = []
+    prior: str | None = None  # the first X-Forwarded-For of a trusted proxy
+    proto = forwarded_host = False
     for name, value in inbound.items():
         n = _norm(name)
-        if n in HOP_BY_HOP or n in drop or n in named_in_connection:
+        if n in HOP_BY_HOP or n in drop or n in named_in_connection or n in _SET_HERE:
             continue
         if n.startswith("x-auth-"):
             continue
-        if (n.startswith("x-forwarded-") or n in _FORWARDING) and not trusted_peer:
-            continue
+        if n.startswith("x-forwarded-") or n in _FORWARDING:
+            if not trusted_peer:
+                continue
+            if n == "x-forwarded-for":
+                if prior is None:
+                    prior = value
+                continue  # replaced below, with the peer appended
+            proto = proto or n == "x-forwarded-proto"
+            forwarded_host = forwarded_host or n == "x-forwarded-host"
         if n == "authorization" and drop_authorization:
             continue
         if n == "cookie":
             value = _without_gateway_cookies(value, policy.cookies)
             if not value:
                 continue
-        out.add(name, value)
+        out.append((name, value))
     if principal is not None:
-        out["X-Auth-User-Id"] = principal.user_id
-        out["X-Auth-Client-Id"] = principal.client_id
-        out["X-Auth-Scopes"] = " ".join(sorted(principal.scopes))
-    out["X-Request-Id"] = request_id
-    prior = out.get("X-Forwarded-For", "") if trusted_peer else ""
-    out["X-Forwarded-For"] = f"{prior}, {peer}" if prior and peer else (peer or prior or "unknown")
-    if not trusted_peer or "X-Forwarded-Proto" not in out:
-        out["X-Forwarded-Proto"] = scheme
-    if not trusted_peer or "X-Forwarded-Host" not in out:
-        out["X-Forwarded-Host"] = host
-    if extra:
-        out.update(extra)
+        out.append(("X-Auth-User-Id", principal.user_id))
+        out.append(("X-Auth-Client-Id", principal.client_id))
+        out.append(("X-Auth-Scopes", " ".join(sorted(principal.scopes))))
+    out.append(("X-Request-Id", request_id))
+    out.append(("X-Forwarded-For", f"{prior}, {peer}" if prior and peer else (peer or prior or "unknown")))
+    if not proto:
+        out.append(("X-Forwarded-Proto", scheme))
+    if not forwarded_host:
+        out.append(("X-Forwarded-Host", host))
+    if extra:  # set last, replacing any field of the same name
+        names = {k.lower() for k in extra}
+        out = [(k, v) for k, v in out if k.lower() not in names]
+        out.extend(extra.items())
     return out
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from urllib.parse import urlsplit
 
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDictProxy
 
 from gateway.errors import UpstreamTimeout, UpstreamUnavailable
 from gateway.proxy.h1 import FramingError, ResponseReader
@@ -386,9 +386,9 @@ class UpstreamPool:
             raise UpstreamUnavailable("the upstream is unreachable", reason="upstream_unreachable") from exc
         return conn
 
-    def _head(self, method: str, target: str, headers: CIMultiDict[str], framing: str) -> bytes:
+    def _head(self, method: str, target: str, headers: Sequence[tuple[str, str]], framing: str) -> bytes:
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n"]
-        for name, value in headers.items():
+        for name, value in headers:
             if name in _FRAMING or name.lower() in _FRAMING_LOWER:
                 continue  # framing is this client's alone
             lines.append(f"{name}: {value}\r\n")
@@ -409,7 +409,7 @@ class UpstreamPool:
         self,
         method: str,
         target: str,
-        headers: CIMultiDict[str],
+        headers: Sequence[tuple[str, str]],
         body: AsyncIterator[bytes] | None = None,
         length: int | None = None,
     ) -> UpstreamResponse:
