@@ -41,8 +41,15 @@ def _b62(n: int, width: int) -> str:
     return "".join(reversed(out))
 
 
+_PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)  # every two-digit base62 string, by value
+
+
 def _checksum(head: str) -> str:
-    return _b62(zlib.crc32(head.encode("ascii")), _CRC_LEN)
+    # _b62(crc, 6) two digits at a time: checked on every request, so three table lookups instead of six divmods.
+    n = zlib.crc32(head.encode("ascii"))
+    n, low = divmod(n, 3844)
+    high, mid = divmod(n, 3844)
+    return _PAIRS[high] + _PAIRS[mid] + _PAIRS[low]
 
 
 def mint(kind: TokenKind) -> str:
@@ -77,8 +84,15 @@ class Hasher:
         self._key = key
 
     def hash(self, raw: str) -> str:
+        return self.encode(self.digest(raw))
+
+    def digest(self, raw: str) -> bytes:
+        """The keyed hash as bytes (what the in-process cache is keyed by; `encode` gives the stored form)."""
         # The kind prefix is part of the input, so an access token's hash never equals a refresh token's.
-        digest = hmac.digest(self._key, raw.encode("utf-8"), "sha256")[:16]  # one-shot C path: ~1 us less
+        return hmac.digest(self._key, raw.encode("utf-8"), "sha256")[:16]  # one-shot C path: ~1 us less
+
+    @staticmethod
+    def encode(digest: bytes) -> str:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def matches(self, raw: str, stored_hash: str) -> bool:

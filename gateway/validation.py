@@ -30,24 +30,18 @@ from gateway.store.base import TokenReader
 log = logging.getLogger("scopegate.validation")
 
 T = TypeVar("T")
+K = TypeVar("K", str, bytes)
 _Facts = tuple[Grant | None, AppState | None, int, int]
 
 
-class _Miss:
-    """Not cached, as opposed to a cached None (a deleted application, a revoked grant)."""
-
-
-_MISS = _Miss()
-
-
-class _Bounded(dict[str, tuple[float, T]]):
+class _Bounded(dict[K, tuple[float, T]]):
     """An insertion-ordered dict that evicts its oldest entry past `limit` (cheap FIFO, no per-hit bookkeeping)."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
 
-    def put(self, key: str, value: T, now: float) -> None:
+    def put(self, key: K, value: T, now: float) -> None:
         if len(self) >= self.limit:
             self.pop(next(iter(self)))
         self[key] = (now, value)
@@ -70,13 +64,15 @@ class TokenValidator:
         self._hasher = hasher
         self.cache_enabled = cache_enabled
         self._max_age = max_age
-        self._tokens: _Bounded[AccessTokenRecord] = _Bounded(max_entries)
+        self._tokens: _Bounded[str, AccessTokenRecord] = _Bounded(max_entries)
+        # token digest -> (generation, principal): the result of the checks below, for as long as nothing changed.
+        self._principals: _Bounded[bytes, tuple[int, Principal]] = _Bounded(max_entries)
         # Grants, app states and epochs are few (one per authorization or application) and shared by many tokens.
         # One cache per kind of fact, keyed exactly as revocation messages name them, so dropping is O(1).
-        self._grants: _Bounded[Grant | None] = _Bounded(max_entries)
-        self._apps: _Bounded[AppState | None] = _Bounded(max_entries)
-        self._user_app_epochs: _Bounded[int] = _Bounded(max_entries)
-        self._user_epochs: _Bounded[int] = _Bounded(max_entries)
+        self._grants: _Bounded[str, Grant | None] = _Bounded(max_entries)
+        self._apps: _Bounded[str, AppState | None] = _Bounded(max_entries)
+        self._user_app_epochs: _Bounded[str, int] = _Bounded(max_entries)
+        self._user_epochs: _Bounded[str, int] = _Bounded(max_entries)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._generation = 0
         self.subscribed = False
@@ -87,14 +83,23 @@ class TokenValidator:
     async def validate(self, raw_token: str) -> Principal:
         if not well_formed(raw_token, TokenKind.ACCESS):
             raise InvalidToken("the access token is malformed", reason="bad_checksum")
-        token_hash = self._hasher.hash(raw_token)
+        digest = self._hasher.digest(raw_token)
         now = self._clock()
         trusted = self.subscribed and self.cache_enabled
-        cached: AccessTokenRecord | _Miss = _MISS
         if trusted:
-            cached = self._cached(self._tokens, token_hash, now)
-        if isinstance(cached, _Miss):
-            generation = self._generation
+            # The warm path: what the facts below said about this token, as long as no revocation of any kind has
+            # reached this process since (every one bumps the generation) and its oldest fact is within max_age.
+            memo = self._principals.get(digest)
+            if memo is not None and memo[1][0] == self._generation and now - memo[0] <= self._max_age:
+                principal = memo[1][1]
+                if principal.expires_at <= now:
+                    raise InvalidToken("the access token has expired", reason="expired")
+                return principal
+        generation = self._generation
+        token_hash = self._hasher.encode(digest)
+        oldest = now  # when the oldest fact used below was read
+        entry = self._entry(self._tokens, token_hash, now) if trusted else None
+        if entry is None:
             found = await self._once("t" + token_hash, lambda: self._store.get_access_token(token_hash))
             if found is None:
                 raise InvalidToken("the access token is unknown, expired or revoked", reason="unknown_token")
@@ -103,18 +108,18 @@ class TokenValidator:
                 self._tokens.put(token_hash, found, now)
             rec = found
         else:
-            rec = cached
+            oldest, rec = entry
         if rec.expires_at <= now:
             raise InvalidToken("the access token has expired", reason="expired")
 
-        grant, app, ua_epoch, u_epoch = await self._facts(rec, now)
+        (grant, app, ua_epoch, u_epoch), facts_read = await self._facts(rec, now)
         if app is None:
             raise InvalidToken("the application has been deleted", reason="app_deleted")
         if grant is None or grant.client_id != rec.client_id:
             raise InvalidToken("the grant has been revoked", reason="grant_revoked")
         if grant.app_epoch != app.epoch or grant.user_app_epoch != ua_epoch or grant.user_epoch != u_epoch:
             raise InvalidToken("the authorization has been revoked", reason="revoked")
-        return Principal(
+        principal = Principal(
             user_id=rec.user_id,
             client_id=rec.client_id,
             grant_id=rec.grant_id,
@@ -122,40 +127,43 @@ class TokenValidator:
             issued_at=rec.issued_at,
             expires_at=rec.expires_at,
         )
+        if trusted and self.subscribed and generation == self._generation:
+            self._principals.put(digest, (generation, principal), min(oldest, facts_read))
+        return principal
 
-    async def _facts(self, rec: AccessTokenRecord, now: float) -> _Facts:
-        """What the token is checked against: its grant, its application now, the user's epochs."""
+    async def _facts(self, rec: AccessTokenRecord, now: float) -> tuple[_Facts, float]:
+        """What the token is checked against: its grant, its application now, the user's epochs; and when the
+        oldest of them was read."""
         ua_key = f"{rec.user_id}|{rec.client_id}"
         if self.subscribed:
-            grant = self._cached(self._grants, rec.grant_id, now)
-            app = self._cached(self._apps, rec.client_id, now)
-            ua = self._cached(self._user_app_epochs, ua_key, now)
-            u = self._cached(self._user_epochs, rec.user_id, now)
-            if not (
-                isinstance(grant, _Miss) or isinstance(app, _Miss) or isinstance(ua, _Miss) or isinstance(u, _Miss)
-            ):
-                return grant, app, ua, u
+            grant = self._entry(self._grants, rec.grant_id, now)
+            app = self._entry(self._apps, rec.client_id, now)
+            ua = self._entry(self._user_app_epochs, ua_key, now)
+            u = self._entry(self._user_epochs, rec.user_id, now)
+            if grant is not None and app is not None and ua is not None and u is not None:
+                return (grant[1], app[1], ua[1], u[1]), min(grant[0], app[0], ua[0], u[0])
         generation = self._generation
         facts = await self._once(
             "f" + rec.grant_id, lambda: self._store.validation_facts(rec.grant_id, rec.client_id, rec.user_id)
         )
         # A revocation that landed while we were reading must not be undone by caching what we read.
         if self.subscribed and generation == self._generation:
-            grant, app, ua, u = facts
-            self._grants.put(rec.grant_id, grant, now)
-            self._apps.put(rec.client_id, app, now)
-            self._user_app_epochs.put(ua_key, ua, now)
-            self._user_epochs.put(rec.user_id, u, now)
-        return facts
+            grant_, app_, ua_, u_ = facts
+            self._grants.put(rec.grant_id, grant_, now)
+            self._apps.put(rec.client_id, app_, now)
+            self._user_app_epochs.put(ua_key, ua_, now)
+            self._user_epochs.put(rec.user_id, u_, now)
+        return facts, now
 
-    def _cached(self, cache: _Bounded[T], key: str, now: float) -> T | _Miss:
+    def _entry(self, cache: _Bounded[K, T], key: K, now: float) -> tuple[float, T] | None:
+        """(when it was read, the fact), or None if not cached or older than max_age."""
         hit = cache.get(key)
         if hit is None:
-            return _MISS
+            return None
         if now - hit[0] > self._max_age:
             cache.pop(key, None)
-            return _MISS
-        return hit[1]
+            return None
+        return hit
 
     async def _once(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
         """Single-flight: concurrent misses for one key make one store call."""
@@ -189,6 +197,7 @@ class TokenValidator:
         self._generation += 1
         for cache in (self._tokens, self._grants, self._apps, self._user_app_epochs, self._user_epochs):
             cache.clear()
+        self._principals.clear()
 
     def on_revocation(self, message: str) -> None:
         """A message from the revocation channel (published by any process, this one included)."""

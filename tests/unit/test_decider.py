@@ -18,7 +18,7 @@ from gateway.errors import (
     NoRoute,
     StoreUnavailable,
 )
-from gateway.events import TokenRevoked
+from gateway.events import ApplicationChanged, GrantRevoked, TokenRevoked, UserApplicationRevoked, UserRevoked
 from gateway.models import AccessTokenRecord, AppState, Grant
 from gateway.proxy.pipeline import Decider
 from gateway.proxy.routes import Route, RouteTable
@@ -46,6 +46,8 @@ class FakeReader:
         self.reads = 0
         self.gate: asyncio.Event | None = None
         self.down = False
+        self.ua_epoch = 0  # the user's epoch with app1, and across apps (bumped by those revocations)
+        self.u_epoch = 0
 
     async def _pause(self) -> None:
         self.reads += 1
@@ -64,7 +66,7 @@ class FakeReader:
 
     async def _facts(self, grant_id: str, client_id: str) -> tuple[Grant | None, AppState | None, int, int]:
         await self._pause()
-        return self.grants.get(grant_id), self.apps.get(client_id), 0, 0
+        return self.grants.get(grant_id), self.apps.get(client_id), self.ua_epoch, self.u_epoch
 
     def validation_facts(
         self, grant_id: str, client_id: str, user_id: str
@@ -174,3 +176,49 @@ async def test_a_revocation_during_an_inflight_read_is_not_undone_by_the_cache()
     reader.gate = None
     with pytest.raises(InvalidToken):  # but nothing it read was cached as valid
         await decider.decide("GET", "/v1/events", [f"Bearer {token}"])
+
+
+@pytest.mark.parametrize("kind", ["token", "grant", "application", "user-application", "user"])
+async def test_every_kind_of_revocation_reaches_a_warm_token(kind: str) -> None:
+    """A token validated many times (the warm path) is refused, or loses the scope, as soon as a revocation of each
+    kind is announced: the answer remembered for it is never used across a revocation."""
+    decider, reader, clock, validator = make()
+    token = reader.add({"events:read"}, clock=clock)
+    for _ in range(3):
+        await decider.decide("GET", "/v1/events", [f"Bearer {token}"])
+    event: events.Revocation
+    if kind == "token":
+        del reader.tokens[HASHER.hash(token)]
+        event = TokenRevoked(HASHER.hash(token))
+    elif kind == "grant":
+        del reader.grants["g1"]
+        event = GrantRevoked("g1")
+    elif kind == "application":  # the developer unticked events:read
+        reader.apps["app1"] = AppState(frozenset({"events:write"}), 0)
+        event = ApplicationChanged("app1")
+    elif kind == "user-application":
+        reader.ua_epoch = 1
+        event = UserApplicationRevoked("u 1", "app1")
+    else:
+        reader.u_epoch = 1
+        event = UserRevoked("u 1")
+    validator.on_revocation(events.encode(event, clock.now))
+    with pytest.raises(InsufficientScope if kind == "application" else InvalidToken):
+        await decider.decide("GET", "/v1/events", [f"Bearer {token}"])
+
+
+async def test_a_cached_result_is_no_older_than_its_oldest_fact() -> None:
+    """max_age bounds every fact behind a warm answer, not the time the answer was first put together."""
+    decider, reader, clock, _ = make()
+    first = reader.add({"events:read"}, clock=clock)
+    await decider.decide("GET", "/v1/events", [f"Bearer {first}"])  # grant, app and epochs read at t0
+    clock.now += 50
+    second = reader.add({"events:read"}, clock=clock)  # same grant: only its token record is read, at t0 + 50
+    await decider.decide("GET", "/v1/events", [f"Bearer {second}"])
+    reads = reader.reads
+    clock.now += 5
+    await decider.decide("GET", "/v1/events", [f"Bearer {second}"])
+    assert reader.reads == reads  # t0 + 55: everything within 60 s
+    clock.now += 6
+    await decider.decide("GET", "/v1/events", [f"Bearer {second}"])
+    assert reader.reads == reads + 1  # t0 + 61: the facts read at t0 are read again, though the token is 11 s old
