@@ -42,10 +42,6 @@ class LastUsed:
         self._services.spawn(self._services.store.touch_last_used(user_id, client_id, now), "last-used")
 
 
-LAST_USED = web.AppKey("last_used", LastUsed)
-SIGNER = web.AppKey("assertion_signer", AssertionSigner)
-UPSTREAM_POOL = web.AppKey("upstream_pool", UpstreamPool)
-HEADER_POLICY = web.AppKey("header_policy", HeaderPolicy)
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -55,65 +51,59 @@ async def _no_early_continue(request: web.Request) -> None:
     return None
 
 
-async def proxy(request: web.Request) -> web.StreamResponse:
-    services = request.app[SERVICES]
-    settings = services.settings
-    inbound = request.headers
-    check_inbound(inbound)
-    decision = await request.app[DECIDER].decide(
-        request.method, request.raw_path, inbound.getall(hdrs.AUTHORIZATION, [])
-    )
-    route = decision.route
-    request[ROUTE_ID] = route.id
-    request[REASON] = decision.reason
-    request[DECISION] = "allow"
-    principal = decision.principal
-    if principal is not None:
-        request.app[LAST_USED].note(principal.user_id, principal.client_id, time.time())
-    peer = request.remote
-    trusted = peer_in(peer, settings.trusted_proxies)
-    signer = request.app.get(SIGNER)
-    extra = (
-        {signer.header: signer.sign(principal, request[REQUEST_ID])}
-        if signer is not None and principal is not None
-        else None
-    )
-    headers = upstream_headers(
-        inbound,
-        policy=request.app[HEADER_POLICY],
-        principal=principal,
-        drop_authorization=decision.strip_authorization,
-        request_id=request[REQUEST_ID],
-        peer=peer,
-        scheme=request.scheme,
-        host=inbound.get(hdrs.HOST) or settings.public_host,
-        trusted_peer=trusted,
-        extra=extra,
-    )
-    if request.body_exists and inbound.get(hdrs.EXPECT, "").lower() == "100-continue":
-        await request.writer.write(_CONTINUE)
-    limit = route.max_body if route.max_body is not None else settings.max_body
-    return await forward(request, request.app[UPSTREAM_POOL], decision.target.forward, headers, limit)
-
-
 def setup_proxy(app: web.Application) -> None:
     services = app[SERVICES]
     settings = services.settings
     decider = Decider(RouteTable(list(settings.routes)), services.validator, basic_auth=settings.basic_auth)
     decider.ready = lambda: services.scopes_ready
     app[DECIDER] = decider
-    app[LAST_USED] = LastUsed(services)
-    if settings.assertion.enabled:
-        signer = AssertionSigner(settings.assertion, settings.issuer)
-        app[SIGNER] = signer
+    last_used = LastUsed(services)
+    signer = AssertionSigner(settings.assertion, settings.issuer) if settings.assertion.enabled else None
+    if signer is not None:
         app.router.add_get("/.well-known/jwks.json", jwks_handler(signer))
+    policy = HeaderPolicy.build(settings.login.header)  # stripped in every login mode
+    trusted_proxies, public_host, max_body = settings.trusted_proxies, settings.public_host, settings.max_body
+    pools: list[UpstreamPool] = []  # the one pool, opened with the app
 
-    app[HEADER_POLICY] = HeaderPolicy.build(settings.login.header)  # stripped in every login mode
+    # Everything the handler needs is bound here, once: the hot path looks nothing up per request.
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        inbound = request.headers
+        check_inbound(inbound)
+        decision = await decider.decide(request.method, request.raw_path, inbound.getall(hdrs.AUTHORIZATION, []))
+        route = decision.route
+        request[ROUTE_ID] = route.id
+        request[REASON] = decision.reason
+        request[DECISION] = "allow"
+        principal = decision.principal
+        request_id = request[REQUEST_ID]
+        extra = None
+        if principal is not None:
+            last_used.note(principal.user_id, principal.client_id, time.time())
+            if signer is not None:
+                extra = {signer.header: signer.sign(principal, request_id)}
+        peer = request.remote
+        headers = upstream_headers(
+            inbound,
+            policy=policy,
+            principal=principal,
+            drop_authorization=decision.strip_authorization,
+            request_id=request_id,
+            peer=peer,
+            scheme=request.scheme,
+            host=inbound.get(hdrs.HOST) or public_host,
+            trusted_peer=peer_in(peer, trusted_proxies),
+            extra=extra,
+        )
+        if request.body_exists and inbound.get(hdrs.EXPECT, "").lower() == "100-continue":
+            await request.writer.write(_CONTINUE)
+        limit = route.max_body if route.max_body is not None else max_body
+        return await forward(request, pools[0], decision.target.forward, headers, limit)
 
     async def upstream_pool(app: web.Application) -> AsyncIterator[None]:
         pool = UpstreamPool(settings.upstream, settings.connect_timeout, settings.read_timeout)
-        app[UPSTREAM_POOL] = pool
+        pools.append(pool)
         yield
+        pools.remove(pool)
         pool.close()
 
     app.cleanup_ctx.append(upstream_pool)
