@@ -444,9 +444,7 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         if len(t) < 16:
             c.bad(f"SCOPEGATE_ADMIN_TOKEN[{i}]", "each admin token must be at least 16 characters")
 
-    if c.problems:
-        raise ConfigError(c.problems, source)
-    return Settings(
+    settings = Settings(  # built first: the numbers read here are checked too, and reported with the rest
         source=source,
         listen_host=listen_host,
         listen_port=listen_port,
@@ -492,6 +490,9 @@ def build_settings(raw: Any, lines: dict[str, int], env: Mapping[str, str], sour
         metrics_host=metrics_host,
         metrics_port=metrics_port,
     )
+    if c.problems:
+        raise ConfigError(c.problems, source)
+    return settings
 
 
 def _scopes(c: _Checker, value: Any) -> dict[str, str]:

@@ -154,3 +154,23 @@ def test_check_config_passes_the_shipped_file_without_production_secrets() -> No
     assert res.returncode == 0, res.stderr
     assert "OK (15 routes, 14 scopes" in res.stdout
     assert "SCOPEGATE_SECRET_KEY is not set here" in res.stdout
+
+
+def test_numbers_below_their_minimum_are_reported_not_replaced_by_defaults(tmp_path: Path) -> None:
+    """Every number is checked with the rest: none is quietly swapped for its default (cache.max_entries: 0 once
+    loaded as 100,000)."""
+    found = problems(
+        tmp_path,
+        GOOD
+        + "cache: {max_entries: 0, max_age: -1}\nclient_timeouts: {idle: 0}\ntokens: {access_ttl: 0}\n"
+        + "max_body: big\nclient_auth: {max_failures: 0}\n",
+    )
+    for path in (
+        "cache.max_entries",
+        "cache.max_age",
+        "client_timeouts.idle",
+        "tokens.access_ttl",
+        "max_body",
+        "client_auth.max_failures",
+    ):
+        assert any(p.startswith(f"{path} (line ") and "must be a number >=" in p for p in found), (path, found)
