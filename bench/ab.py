@@ -13,7 +13,6 @@ before and after each burst. The report gives the median per ref, and the differ
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import subprocess
@@ -21,9 +20,8 @@ import tempfile
 from pathlib import Path
 
 from bench.procs import Procs
-from bench.servers import CLIENT_CORE, Stack
-from bench.syscalls import tree, wrk_fixed
-from bench.tokens import Minter
+from bench.servers import CLIENT_CORE
+from bench.syscalls import tree, upstreams_with_tokens, wrk_fixed
 
 _TCK = os.sysconf("SC_CLK_TCK")
 
@@ -55,19 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     label = f"{head}{'+changes' if dirty.strip() else ''}"
     lines = [f"A/B: {a.base} vs {label}; {a.requests} requests x {a.reps} reps at {a.conns} connections", ""]
     with Procs(workdir) as procs:
-        stack = Stack(procs, workdir, access_log=True)
-        _, stack.redis_port = stack.start_redis()
-        stack.start_upstream({})
-
-        async def mint() -> list[str]:
-            async with Minter(stack.redis_url, stack.secret) as m:
-                return (await m.tokens(1000)).tokens
-
-        tokens = workdir / "tokens.txt"
-        tokens.write_text("".join(t + "\n" for t in asyncio.run(mint())))
         kinds = a.kinds.split(",")
-        if "app" in kinds:
-            stack.start_app_upstream()
+        stack, tokens = upstreams_with_tokens(procs, workdir, kinds)
         base_tree = stack.export_tree(a.base)
         for kind in kinds:
             gws = {

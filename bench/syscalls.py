@@ -62,6 +62,23 @@ def wrk_fixed(port: int, tokens: Path, conns: int, n: int) -> int:
     return int(json.loads(line[7:])["requests"])
 
 
+def upstreams_with_tokens(procs: Procs, workdir: Path, kinds: list[str]) -> tuple[Stack, Path]:
+    """Redis, the upstream of each kind, and 1,000 live access tokens in a file for wrk's Lua script."""
+    stack = Stack(procs, workdir, access_log=True)
+    _, stack.redis_port = stack.start_redis()
+    stack.start_upstream({})
+
+    async def mint() -> list[str]:
+        async with Minter(stack.redis_url, stack.secret) as m:
+            return (await m.tokens(1000)).tokens
+
+    tokens = workdir / "tokens.txt"
+    tokens.write_text("".join(t + "\n" for t in asyncio.run(mint())))
+    if "app" in kinds:
+        stack.start_app_upstream()
+    return stack, tokens
+
+
 def tree(pid: int) -> list[int]:
     pids, todo = [], [pid]
     while todo:
@@ -164,19 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     report: list[str] = []
     try:
         with Procs(workdir) as procs:
-            stack = Stack(procs, workdir, access_log=True)
-            _, stack.redis_port = stack.start_redis()
-            stack.start_upstream({})
-
-            async def mint() -> list[str]:
-                async with Minter(stack.redis_url, stack.secret) as m:
-                    return (await m.tokens(1000)).tokens
-
-            tf = workdir / "tokens.txt"
-            tf.write_text("".join(t + "\n" for t in asyncio.run(mint())))
             kinds = a.kinds.split(",")
-            if "app" in kinds:
-                stack.start_app_upstream()
+            stack, tf = upstreams_with_tokens(procs, workdir, kinds)
             names = {c[0]: c[1] for c in procs._children}
             for kind in kinds:
                 stack.start_peer(kind)
