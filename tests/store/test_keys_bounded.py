@@ -14,7 +14,7 @@ import pytest
 from gateway import applications
 from gateway.errors import OAuthError
 from gateway.events import TokenRevoked
-from gateway.issuance import continue_grant, start_grant
+from gateway.issuance import IssuedTokens, continue_grant, start_grant
 from gateway.models import Authorization, PendingCode
 from gateway.security import Hasher, TokenKind, mint
 from gateway.services import build_services, start, stop
@@ -209,6 +209,19 @@ async def test_revoke_between_check_and_issuance_mints_nothing(store: RedisStore
     """The token endpoint checks the consent, then issues: a revocation landing in between is seen by the issuing
     step itself (it checks the consent and reads the epochs atomically with its writes)."""
     cid = await _app(store)
+
+    async def issue(scopes: list[str]) -> IssuedTokens:
+        return await start_grant(
+            store,
+            HASHER,
+            client_id=cid,
+            user_id="u1",
+            scopes=scopes,
+            access_ttl=60,
+            refresh_ttl=REFRESH_TTL,
+            require_consent=True,
+        )
+
     for revoke in (
         lambda: store.revoke_user_app("u1", cid),
         lambda: store.revoke_user("u1"),
@@ -218,54 +231,18 @@ async def test_revoke_between_check_and_issuance_mints_nothing(store: RedisStore
         assert await store.get_authorization("u1", cid) is not None  # the endpoint's check passes ...
         await revoke()  # ... then the revocation lands ...
         with pytest.raises(OAuthError):  # ... and the issuing step refuses
-            await start_grant(
-                store,
-                HASHER,
-                client_id=cid,
-                user_id="u1",
-                scopes=["events:read"],
-                access_ttl=60,
-                refresh_ttl=REFRESH_TTL,
-                require_consent=True,
-            )
+            await issue(["events:read"])
     # A consent row that a bulk revocation has not removed yet does not authorize issuance either.
     await store.record_authorization(Authorization("u1", cid, ("events:read",), time.time() - 1))
     await store.revoke_client(cid)
     await store.record_authorization(Authorization("u1", cid, ("events:read",), time.time() - 5))
     with pytest.raises(OAuthError):
-        await start_grant(
-            store,
-            HASHER,
-            client_id=cid,
-            user_id="u1",
-            scopes=["events:read"],
-            access_ttl=60,
-            refresh_ttl=REFRESH_TTL,
-            require_consent=True,
-        )
+        await issue(["events:read"])
     # A consent given after it does, and a consent must cover the scopes asked for.
     await store.record_authorization(Authorization("u1", cid, ("events:read",), time.time() + 1))
-    issued = await start_grant(
-        store,
-        HASHER,
-        client_id=cid,
-        user_id="u1",
-        scopes=["events:read"],
-        access_ttl=60,
-        refresh_ttl=REFRESH_TTL,
-        require_consent=True,
-    )
+    issued = await issue(["events:read"])
     with pytest.raises(OAuthError):
-        await start_grant(
-            store,
-            HASHER,
-            client_id=cid,
-            user_id="u1",
-            scopes=["events:write"],
-            access_ttl=60,
-            refresh_ttl=REFRESH_TTL,
-            require_consent=True,
-        )
+        await issue(["events:write"])
     # A refresh racing a revocation: the grant's epochs are stale, so nothing is written.
     await store.revoke_user("u1")
     with pytest.raises(OAuthError):
