@@ -57,9 +57,15 @@ def pieces() -> dict[str, Callable[[], object]]:
     principal = Principal("1001", "c" * 22, "g" * 22, frozenset({"events:read", "contacts:read"}), 0, 2**40)
     pool = UpstreamPool("http://127.0.0.1:9000", 1.0, 10.0)
 
+    # Since 42aceb7 the Connection names come from check_inbound, which the handler calls first anyway.
+    upstream_headers: Any = mutate.upstream_headers
+    takes_named = "named_in_connection" in inspect.signature(upstream_headers).parameters
+    named = {"named_in_connection": mutate.check_inbound(inbound)} if takes_named else {}
+
     def request_head() -> object:
-        headers = mutate.upstream_headers(
+        headers = upstream_headers(
             inbound,
+            **named,
             policy=policy,
             principal=principal,
             drop_authorization=True,

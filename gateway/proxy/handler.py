@@ -68,7 +68,7 @@ def setup_proxy(app: web.Application) -> None:
     # Everything the handler needs is bound here, once: the hot path looks nothing up per request.
     async def proxy(request: web.Request) -> web.StreamResponse:
         inbound = request.headers
-        check_inbound(inbound)
+        named_in_connection = check_inbound(inbound)
         decision = await decider.decide(request.method, request.raw_path, inbound.getall(hdrs.AUTHORIZATION, []))
         route = decision.route
         request[ROUTE_ID] = route.id
@@ -84,6 +84,7 @@ def setup_proxy(app: web.Application) -> None:
         peer = request.remote
         headers = upstream_headers(
             inbound,
+            named_in_connection=named_in_connection,
             policy=policy,
             principal=principal,
             drop_authorization=decision.strip_authorization,

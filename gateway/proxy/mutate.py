@@ -125,16 +125,23 @@ def _valid_host(host: str) -> bool:
     return port is None or 1 <= int(port) <= 65535
 
 
-def check_inbound(inbound: CIMultiDictProxy[str]) -> None:
-    """Refuse what could make the upstream read a different request than the one authorized."""
-    for value in inbound.getall("Connection", ()):
-        for token in value.split(","):
-            name = _norm(token.strip())
-            if name in _NOT_HOP_BY_HOP or name.startswith(("x-auth-", "x-forwarded-")):
-                raise BadRequestHeaders(f"Connection must not name {token.strip()}", reason="connection_header")
+def check_inbound(inbound: CIMultiDictProxy[str]) -> frozenset[str]:
+    """Refuse what could make the upstream read a different request than the one authorized. Returns the
+    (normalized) names the client's `Connection` header lists, which `upstream_headers` drops."""
+    named: frozenset[str] = _NONE
+    if "Connection" in inbound:
+        names: set[str] = set()
+        for value in inbound.getall("Connection"):
+            for token in value.split(","):
+                name = _norm(token.strip())
+                if name in _NOT_HOP_BY_HOP or name.startswith(("x-auth-", "x-forwarded-")):
+                    raise BadRequestHeaders(f"Connection must not name {token.strip()}", reason="connection_header")
+                names.add(name)
+        named = frozenset(names)
     hosts = inbound.getall("Host", ())
     if len(hosts) > 1 or (hosts and not valid_host(hosts[0])):
         raise BadRequestHeaders("the Host header is not a valid host[:port]", reason="bad_host")
+    return named
 
 
 def _without_gateway_cookies(value: str, names: frozenset[str]) -> str:
@@ -145,6 +152,7 @@ def _without_gateway_cookies(value: str, names: frozenset[str]) -> str:
 def upstream_headers(
     inbound: CIMultiDictProxy[str],
     *,
+    named_in_connection: frozenset[str],
     policy: HeaderPolicy,
     principal: Principal | None,
     drop_authorization: bool,
@@ -156,12 +164,8 @@ def upstream_headers(
     extra: dict[str, str] | None = None,
 ) -> list[tuple[str, str]]:
     """The header fields sent to the upstream, in order: the inbound ones that survive, then the ones set here.
-    Pairs rather than a multidict: the upstream client only writes them out, once."""
-    named_in_connection = (
-        {_norm(token.strip()) for value in inbound.getall("Connection") for token in value.split(",")}
-        if "Connection" in inbound
-        else _NONE
-    )
+    Pairs rather than a multidict: the upstream client only writes them out, once. `named_in_connection`: what
+    `check_inbound` returned for these headers."""
     drop = policy.drop
     out: list[tuple[str, str]] = []
     prior: str | None = None  # the first X-Forwarded-For of a trusted proxy
